@@ -1,0 +1,52 @@
+# The two commands of the README: `make demo` and `make test`. Each bootstraps
+# the virtual environment from the lock file when it is missing or stale.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint bench lock clean system-deps
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (roadtest needs Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+## system-deps: Debian packages the test suite runs against (PostgreSQL server, Java for Spark)
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+## demo: simulate a plant and run it through the platform on the embedded defaults
+demo: $(STAMP)
+	$(BIN)/roadtest demo
+
+## test: the whole suite (unit, integration against real DuckDB/PostgreSQL/SeaweedFS/Spark)
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest -m "" -q
+
+## test-fast: everything but the slow tests
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+## lock: re-resolve the pinned lock file from pyproject.toml (run after changing dependencies)
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade pip
+	.lockenv/bin/python -m pip install --quiet ".[dev,spark,train]"
+	.lockenv/bin/python -m pip freeze --exclude roadtest | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

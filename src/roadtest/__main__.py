@@ -1,0 +1,5 @@
+"""``python -m roadtest`` runs the CLI."""
+
+from roadtest.cli import app
+
+app()

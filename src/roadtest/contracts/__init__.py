@@ -1,0 +1,1 @@
+"""Schemas of the partner tables, the lake, the warehouse and the API bodies."""
