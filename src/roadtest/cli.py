@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -40,6 +40,11 @@ app = typer.Typer(
 )
 warehouse_app = typer.Typer(help="Warehouse maintenance.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
+models_app = typer.Typer(
+    help="Registered models: list, inspect, compare on the newest test window, promote.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
 
 err_console = Console(stderr=True)
 out_console = Console()
@@ -67,8 +72,8 @@ class RichProgress:
         """Fill the bar of ``step``."""
         task = self._tasks.get(step)
         if task is not None:
-            total = self._progress.tasks[task].total
-            self._progress.update(task, completed=total if total is not None else 1, total=total or 1)
+            total = self._progress.tasks[task].total or 1
+            self._progress.update(task, total=total, completed=total)
 
 
 @contextmanager
@@ -104,9 +109,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def simulate(
     vehicles: Annotated[int, typer.Option(min=1, help="Number of vehicles to build.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same plant.")] = 7,
-    out: Annotated[Path, typer.Option(help="Folder for the three export files.")] = Path(
-        "exports"
-    ),
+    out: Annotated[Path, typer.Option(help="Folder for the three export files.")] = Path("exports"),
     fmt: Annotated[
         str, typer.Option("--format", help="Export format: xlsx, csv or parquet.")
     ] = "csv",
@@ -123,7 +126,7 @@ def simulate(
     as_json: JsonOption = False,
 ) -> None:
     """Simulate a plant and write its exports in the partner's format, plus the ground truth."""
-    from roadtest.simulate import PlantConfig, simulate_plant, write_exports
+    from roadtest.simulate import ExportFormat, PlantConfig, simulate_plant, write_exports
 
     if fmt not in ("xlsx", "csv", "parquet"):
         raise fail(f"unknown format {fmt!r}: choose xlsx, csv or parquet", code=2)
@@ -132,12 +135,15 @@ def simulate(
         overrides["start"] = start.date()
     if rows_per_vehicle is not None:
         overrides["rows_per_vehicle"] = rows_per_vehicle
-    config = PlantConfig(**overrides)
     truth_dir = truth if truth is not None else out.resolve().parent / "truth"
-    with err_console.status(f"simulating {vehicles} vehicles (seed {seed})"):
-        plant = simulate_plant(config)
-    with err_console.status(f"writing {fmt} exports to {out}"):
-        summary = write_exports(plant, out, fmt, truth_dir, seed=seed)  # type: ignore[arg-type]
+    try:
+        config = PlantConfig(**overrides)
+        with err_console.status(f"simulating {vehicles} vehicles (seed {seed})"):
+            plant = simulate_plant(config)
+        with err_console.status(f"writing {fmt} exports to {out}"):
+            summary = write_exports(plant, out, cast(ExportFormat, fmt), truth_dir, seed=seed)
+    except ValueError as error:
+        raise fail(str(error), code=2) from error
     payload = summary.to_dict()
     if as_json:
         print_json(payload)
@@ -151,7 +157,7 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Export files or folders of exports.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Store partner exports in the lake: raw as received, valid rows in bronze, the rest quarantined."""
+    """Store exports in the lake: raw as received, valid rows in bronze, the rest quarantined."""
     from roadtest.lake import Lake, ingest_paths
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -187,3 +193,439 @@ def print_ingest_table(summary: dict[str, Any]) -> None:
             str(f["rows_quarantined"]),
         )
     out_console.print(table)
+
+
+@app.command()
+def etl(
+    engine: Annotated[
+        str, typer.Option(help="Where the transforms run: polars (default), duckdb or spark.")
+    ] = "polars",
+    as_json: JsonOption = False,
+) -> None:
+    """Load new bronze data into the warehouse: star schema, labels, marts, quality checks."""
+    from roadtest.etl.engines import ENGINES
+    from roadtest.etl.jobs import run_etl
+    from roadtest.lake import Lake
+    from roadtest.warehouse import Warehouse
+
+    if engine not in ENGINES:
+        raise fail(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}", code=2)
+    settings = Settings()
+    warehouse = Warehouse.from_settings(settings)
+    try:
+        with show_progress() as progress:
+            summary = run_etl(Lake.from_settings(settings), warehouse, engine, progress)
+    finally:
+        warehouse.dispose()
+    payload = summary.to_dict()
+    if as_json:
+        print_json(payload)
+    else:
+        print_etl_summary(payload)
+    if not summary.ok:
+        raise fail(summary.message)
+
+
+def print_etl_summary(summary: dict[str, Any]) -> None:
+    """Show rows loaded per table and the data-quality checks of one ETL run."""
+    out_console.print(
+        f"ETL {summary['outcome']} in {summary['duration_s']} s: "
+        f"{summary['vehicles_affected']} vehicles updated, "
+        f"{summary['vehicles_labelled']} labelled. {summary['message']}"
+    )
+    if summary["rows_loaded"]:
+        rows = Table(title="rows loaded")
+        rows.add_column("table")
+        rows.add_column("rows", justify="right")
+        for name, count in summary["rows_loaded"].items():
+            rows.add_row(name, str(count))
+        out_console.print(rows)
+    if summary["checks"]:
+        checks = Table(title="data-quality checks")
+        for column in ("check", "severity", "passed", "observed", "threshold"):
+            checks.add_column(column)
+        for check in summary["checks"]:
+            checks.add_row(
+                check["name"],
+                check["severity"],
+                "yes" if check["passed"] else "[bold red]NO[/]",
+                str(check["observed"]),
+                str(check["threshold"]),
+            )
+        out_console.print(checks)
+
+
+@warehouse_app.command("docs")
+def warehouse_docs(
+    out: Annotated[Path, typer.Option(help="Where to write the data dictionary.")] = Path(
+        "docs/warehouse.md"
+    ),
+) -> None:
+    """Regenerate the warehouse data dictionary and ER diagram from the schema."""
+    from roadtest.warehouse import render_data_dictionary
+
+    out.write_text(render_data_dictionary(), encoding="utf-8")
+    err_console.print(f"wrote {out}")
+
+
+@warehouse_app.command("migrate")
+def warehouse_migrate(as_json: JsonOption = False) -> None:
+    """Create or upgrade the warehouse schema (the ETL does this too)."""
+    from roadtest.warehouse import Warehouse
+
+    warehouse = Warehouse.from_settings(Settings())
+    try:
+        applied = warehouse.migrate()
+        version = warehouse.schema_version()
+    finally:
+        warehouse.dispose()
+    payload = {"applied": applied, "schema_version": version}
+    if as_json:
+        print_json(payload)
+    else:
+        err_console.print(f"warehouse schema at version {version} (applied: {applied or 'none'})")
+
+
+@app.command()
+def demo(
+    vehicles: Annotated[int, typer.Option(min=50, help="Size of the simulated plant.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated plant.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the platform on a simulated plant: simulate, ingest, ETL (reusing what exists)."""
+    from roadtest.etl.jobs import run_etl
+    from roadtest.lake import Lake, ingest_paths
+    from roadtest.simulate import PlantConfig, simulate_plant, write_exports
+    from roadtest.warehouse import Warehouse
+
+    settings = Settings()
+    exports = settings.home / "exports"
+    truth_dir = settings.home / "truth"
+    steps: dict[str, Any] = {}
+    if exports.is_dir() and any(exports.iterdir()):
+        err_console.print(f"reusing the simulated exports in {exports}")
+        steps["simulate"] = {"reused": str(exports)}
+    else:
+        with err_console.status(f"simulating a plant of {vehicles} vehicles"):
+            plant = simulate_plant(PlantConfig(vehicles=vehicles, seed=seed))
+            steps["simulate"] = write_exports(
+                plant, exports, "xlsx", truth_dir, seed=seed
+            ).to_dict()
+    lake = Lake.from_settings(settings)
+    with show_progress() as progress:
+        ingested = ingest_paths(lake, [exports], progress=progress)
+    steps["ingest"] = ingested.to_dict()
+    if not ingested.ok:
+        raise fail("some exports were rejected; see the ingest summary")
+    warehouse = Warehouse.from_settings(settings)
+    try:
+        with show_progress() as progress:
+            loaded = run_etl(lake, warehouse, "polars", progress)
+    finally:
+        warehouse.dispose()
+    steps["etl"] = loaded.to_dict()
+    if as_json:
+        print_json(steps)
+    else:
+        print_ingest_table(steps["ingest"])
+        print_etl_summary(steps["etl"])
+        err_console.print(f"lake: {lake.uri}  warehouse: {settings.resolved_warehouse_url()}")
+    if not loaded.ok:
+        raise fail(loaded.message)
+
+
+@app.command("train")
+def train_models(
+    models: Annotated[
+        str, typer.Option(help="Comma-separated models: gru, lstm, gbm, logreg (and prior).")
+    ] = "gru,lstm,gbm,logreg",
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="Simulator truth (KNR, p_fail) for the oracle's metrics on the test window; "
+            "default HOME/truth/truth.parquet when it exists."
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="Most epochs of a GRU/LSTM (default 12).")
+    ] = None,
+    margin: Annotated[
+        float,
+        typer.Option(min=0.0, max=0.99, help="PR-AUC a challenger must gain to become champion."),
+    ] = 0.01,
+    seed: Annotated[int, typer.Option(help="Seed of the models.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Train and evaluate models, log the run to MLflow, register the best, maybe promote it."""
+    import dataclasses
+
+    import polars as pl
+
+    from roadtest.models.recurrent import EpochLog, RecurrentConfig
+    from roadtest.training.pipeline import TrainConfig
+    from roadtest.training.pipeline import train as run_training
+    from roadtest.training.promotion import PromotionRule
+    from roadtest.training.registry import Registry
+    from roadtest.warehouse import Warehouse
+
+    settings = Settings()
+    default_truth = settings.home / "truth" / "truth.parquet"
+    truth_path = truth
+    if truth_path is None and default_truth.is_file():
+        truth_path = default_truth
+    if truth_path is not None and not truth_path.is_file():
+        raise fail(f"truth file not found: {truth_path}", code=2)
+    recurrent = RecurrentConfig(seed=seed)
+    if epochs is not None:
+        recurrent = dataclasses.replace(recurrent, max_epochs=epochs)
+    try:
+        config = TrainConfig(recurrent=recurrent, promotion=PromotionRule(margin=margin), seed=seed)
+        truth_table = None if truth_path is None else pl.read_parquet(truth_path)
+    except (ValueError, OSError) as error:
+        raise fail(str(error), code=2) from error
+
+    def show_epoch(model: str, log: EpochLog) -> None:
+        best = " (best so far)" if log.improved else ""
+        err_console.print(
+            f"{model} epoch {log.epoch}: train loss {log.train_loss:.4f}, valid loss "
+            f"{log.valid_loss:.4f}, valid PR-AUC {log.valid_pr_auc:.4f}{best}"
+        )
+
+    warehouse = Warehouse.from_settings(settings)
+    try:
+        with show_progress() as progress:
+            result = run_training(
+                warehouse,
+                Registry.from_settings(settings),
+                models.split(","),
+                config,
+                truth=truth_table,
+                progress=progress,
+                on_epoch=show_epoch,
+            )
+    except ValueError as error:
+        raise fail(str(error)) from error
+    finally:
+        warehouse.dispose()
+    payload = result.to_dict()
+    if as_json:
+        print_json(payload)
+    else:
+        print_training(payload)
+
+
+def _fmt_metric(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _fmt_cell(value: Any) -> str:
+    return str(value) if isinstance(value, str | bool) else _fmt_metric(value)
+
+
+def print_training(result: dict[str, Any]) -> None:
+    """Show each model's test metrics, the oracle, and what became of the registered version."""
+    window = result["test_window"]
+    table = Table(title=f"test window {window['start']} → {window['end']}")
+    columns = ("roc_auc", "pr_auc", "recall_at_10pct", "recall_at_20pct", "recall_at_30pct")
+    for column in ("model", *columns, "threshold"):
+        table.add_column(column)
+    rows = [(name, m["test"]) for name, m in result["models"].items()]
+    if result["oracle"] is not None:
+        rows.append(("oracle", result["oracle"]))
+    for name, metrics in rows:
+        table.add_row(name, *(_fmt_metric(metrics[c]) for c in (*columns, "threshold")))
+    out_console.print(table)
+    outcome = "promoted to champion" if result["promoted"] else "kept as a challenger"
+    out_console.print(
+        f"run {result['run_id']}: registered version {result['registered_version']} "
+        f"({result['best_model']}), {outcome}: {result['promotion_reason']}"
+    )
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOption = False) -> None:
+    """Every registered version, with its test metrics and promotion status."""
+    from roadtest.training.registry import Registry
+
+    registry = Registry.from_settings(Settings())
+    versions = [v.to_dict() for v in registry.list_versions()]
+    champion = next((v["version"] for v in versions if v["champion"]), None)
+    if as_json:
+        print_json({"model": registry.model_name, "champion": champion, "versions": versions})
+        return
+    table = Table(title=f"model {registry.model_name} (champion: {champion or 'none'})")
+    for column in ("version", "created", "kind", "test PR-AUC", "status", "reason"):
+        table.add_column(column)
+    for v in versions:
+        tags = v["tags"]
+        table.add_row(
+            v["version"],
+            v["created_at"][:19],
+            tags.get("model_kind", ""),
+            tags.get("test_pr_auc", ""),
+            "champion" if v["champion"] else tags.get("promotion", ""),
+            tags.get("promotion_reason", ""),
+        )
+    out_console.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    version: Annotated[str, typer.Argument(help="Version number.")], as_json: JsonOption = False
+) -> None:
+    """One version: its tags, and the parameters and test metrics of the run that made it."""
+    from roadtest.training.registry import Registry, RegistryError
+
+    try:
+        details = Registry.from_settings(Settings()).version_details(version).to_dict()
+    except RegistryError as error:
+        raise fail(str(error), code=2) from error
+    if as_json:
+        print_json(details)
+        return
+    table = Table(title=f"version {details['version']} (run {details['run_id']})")
+    table.add_column("item")
+    table.add_column("value")
+    table.add_row("champion", "yes" if details["champion"] else "no")
+    table.add_row("created", details["created_at"])
+    for key, value in sorted(details["tags"].items()):
+        table.add_row(f"tag {key}", value)
+    for key, value in sorted(details["params"].items()):
+        if key.startswith(("lineage.", "split.", "data.", "models")):
+            table.add_row(key, value)
+    for key, value in sorted(details["metrics"].items()):
+        if key.startswith("test/") and key.count("/") == 2:
+            table.add_row(key, _fmt_metric(value))
+    out_console.print(table)
+
+
+@models_app.command("compare")
+def models_compare(
+    versions: Annotated[
+        list[str] | None, typer.Argument(help="Versions to compare (default: all).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score registered versions side by side on the newest test window of the warehouse."""
+    from roadtest.training.pipeline import compare_versions
+    from roadtest.training.registry import Registry, RegistryError
+    from roadtest.warehouse import Warehouse
+
+    settings = Settings()
+    warehouse = Warehouse.from_settings(settings)
+    try:
+        window, table = compare_versions(
+            warehouse, Registry.from_settings(settings), versions or ()
+        )
+    except (RegistryError, ValueError) as error:
+        raise fail(str(error)) from error
+    finally:
+        warehouse.dispose()
+    if as_json:
+        print_json(
+            {
+                "test_window": {"start": window[0].isoformat(), "end": window[1].isoformat()},
+                "versions": table.fill_nan(None).to_dicts(),
+            }
+        )
+        return
+    shown = Table(title=f"test window {window[0]} → {window[1]}")
+    columns = ["version", "kind", "champion", "roc_auc", "pr_auc", "recall_at_20pct", "threshold"]
+    for column in columns:
+        shown.add_column(column)
+    for row in table.iter_rows(named=True):
+        shown.add_row(*(_fmt_cell(row[c]) for c in columns))
+    out_console.print(shown)
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="Version to make the champion.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make a version the champion by hand (recorded in the model-activation table)."""
+    from roadtest.training.promotion import activate_version
+    from roadtest.training.registry import Registry, RegistryError
+    from roadtest.warehouse import Warehouse
+
+    settings = Settings()
+    registry = Registry.from_settings(settings)
+    warehouse = Warehouse.from_settings(settings)
+    try:
+        registry.version_info(version)
+        previous = activate_version(registry, warehouse, version)
+    except RegistryError as error:
+        raise fail(str(error), code=2) from error
+    finally:
+        warehouse.dispose()
+    changed = previous != version
+    if changed:
+        registry.set_version_tags(
+            version,
+            {
+                "promotion": "champion",
+                "promotion_reason": f"promoted by hand (previous champion: {previous or 'none'})",
+            },
+        )
+    payload = {"version": version, "previous_champion": previous, "changed": changed}
+    if as_json:
+        print_json(payload)
+    elif changed:
+        err_console.print(f"version {version} is the champion (was: {previous or 'none'})")
+    else:
+        err_console.print(f"version {version} already is the champion; nothing changed")
+
+
+@app.command()
+def predict(
+    out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
+    knr: Annotated[
+        list[str] | None, typer.Option("--knr", help="A vehicle to score (repeat for more).")
+    ] = None,
+    all_vehicles: Annotated[
+        bool, typer.Option("--all", help="Score every vehicle in the warehouse.")
+    ] = False,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Score the vehicles not yet road-tested.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Score vehicles with the champion; write the file and store the predictions."""
+    from roadtest.training.registry import RegistryError
+    from roadtest.training.scoring import load_champion, predict_and_store, write_predictions
+    from roadtest.warehouse import Warehouse
+
+    if sum((bool(knr), all_vehicles, pending)) != 1:
+        raise fail("choose the vehicles: --knr KNR (repeatable), --all or --pending", code=2)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise fail(f"cannot write {out.name}: use a .csv or .parquet file", code=2)
+    settings = Settings()
+    try:
+        model = load_champion(settings)
+    except RegistryError as error:
+        raise fail(str(error)) from error
+    warehouse = Warehouse.from_settings(settings)
+    try:
+        with err_console.status(f"scoring with version {model.version} ({model.kind})"):
+            predictions = predict_and_store(warehouse, model, knr or None, pending_only=pending)
+    except ValueError as error:
+        raise fail(str(error), code=2) from error
+    finally:
+        warehouse.dispose()
+    write_predictions(predictions, out)
+    flagged = int(predictions.get_column("decision").sum())
+    payload = {
+        "model_version": model.version,
+        "model_kind": model.kind,
+        "threshold": model.threshold,
+        "vehicles": predictions.height,
+        "flagged": flagged,
+        "out": str(out),
+    }
+    if as_json:
+        print_json(payload)
+    else:
+        err_console.print(
+            f"scored {predictions.height} vehicle(s) with version {model.version}: "
+            f"{flagged} flagged for the full road test; wrote {out}"
+        )
