@@ -1,0 +1,252 @@
+"""The vehicle table the baselines read: mart columns, configuration, margins to spec.
+
+One row per vehicle, built from ``mart_vehicle_features`` and the vehicle's
+``mart_vehicle_events`` by the same function in training and in serving.
+Everything learnt from data (which mart columns, the configuration
+vocabularies, the spec windows) is fitted on training vehicles once and kept
+in a ``TabularSpec``, so a vehicle's row never depends on the other vehicles
+it is built with.
+
+Mart columns that are not used, and why:
+
+- ``knr``, ``as_of``: identity and time, not properties of the vehicle;
+- ``labelled``: true for every training vehicle and false for every vehicle
+  scored before its road test: a perfect train/serve skew;
+- ``span_s``: for a labelled vehicle it runs up to the road-test start, so it
+  contains the ZP7 dwell, which is unknown when an unlabelled vehicle is scored;
+- ``min_margin`` and ``min_margin_<group>``: computed from spec windows the ETL
+  derives from all vehicles of its run (``CROSS_VEHICLE_COLUMNS``); replaced
+  here by margins to windows fitted on training vehicles only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import polars as pl
+
+from roadtest.contracts.partner import RESULT_STATUS_OK
+from roadtest.contracts.warehouse import FEATURE_ID_GROUPS, MART_VEHICLE_FEATURES
+from roadtest.features.windows import SpecWindows, fit_spec_windows, with_margins
+from roadtest.models.inputs import TabularInputs
+
+CONFIGURATION_COLUMNS: Final = ("modelo", "cor", "motor")
+"""Categorical mart columns turned into one-hot features."""
+
+CROSS_VEHICLE_COLUMNS: Final = (
+    "min_margin",
+    *(f"min_margin_{name}" for _, name in FEATURE_ID_GROUPS),
+)
+"""Mart columns whose value depends on which other vehicles the ETL run loaded."""
+
+EXCLUDED_COLUMNS: Final = frozenset(
+    {"knr", "as_of", "labelled", "span_s", *CONFIGURATION_COLUMNS, *CROSS_VEHICLE_COLUMNS}
+)
+"""Mart columns that never become a numeric feature (see the module docstring)."""
+
+UNKNOWN_CATEGORY: Final = "<unknown>"
+"""One-hot bucket of a configuration value not seen in training."""
+
+MISSING_CATEGORY: Final = "<missing>"
+"""One-hot bucket of a vehicle without the value (it has no defect row to carry it)."""
+
+_NUMERIC_KINDS: Final = (pl.Int64, pl.Int32, pl.Float64, pl.Boolean)
+
+
+@dataclass(frozen=True)
+class TabularConfig:
+    """Settings of the tabular features."""
+
+    min_ok_results: int = 10
+    """Fewest OK training values a test needs to get a spec window."""
+    near_limit: float = 0.05
+    """A result "near its limit" has a margin below this (share of the window width)."""
+
+    def __post_init__(self) -> None:
+        if self.min_ok_results < 2:
+            raise ValueError(
+                f"min_ok_results must be at least 2 (a window needs two values), "
+                f"got {self.min_ok_results}"
+            )
+        if not 0.0 < self.near_limit <= 0.5:
+            raise ValueError(f"near_limit must lie in (0, 0.5], got {self.near_limit}")
+
+
+def margin_feature_names() -> tuple[str, ...]:
+    """Names of the margin features, overall then per result group."""
+    groups = [name for _, name in FEATURE_ID_GROUPS]
+    return (
+        "margin_min",
+        *(f"margin_min_{g}" for g in groups),
+        "n_near_limit",
+        *(f"n_near_limit_{g}" for g in groups),
+    )
+
+
+@dataclass(frozen=True)
+class TabularSpec:
+    """Everything needed to build the vehicle table, fitted on training vehicles."""
+
+    config: TabularConfig
+    numeric_columns: tuple[str, ...]
+    categories: dict[str, tuple[str, ...]]
+    windows: SpecWindows
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Column names of the built table, in order."""
+        one_hot = tuple(
+            f"{column}={value}"
+            for column in CONFIGURATION_COLUMNS
+            for value in (*self.categories[column], UNKNOWN_CATEGORY, MISSING_CATEGORY)
+        )
+        return (*self.numeric_columns, *margin_feature_names(), *one_hot)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "config": {
+                "min_ok_results": self.config.min_ok_results,
+                "near_limit": self.config.near_limit,
+            },
+            "numeric_columns": list(self.numeric_columns),
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "windows": self.windows.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TabularSpec:
+        """Inverse of ``to_dict``."""
+        return cls(
+            config=TabularConfig(**data["config"]),
+            numeric_columns=tuple(data["numeric_columns"]),
+            categories={k: tuple(v) for k, v in data["categories"].items()},
+            windows=SpecWindows.from_dict(data["windows"]),
+        )
+
+
+def _numeric_mart_columns() -> tuple[str, ...]:
+    return tuple(
+        column.name
+        for column in MART_VEHICLE_FEATURES.columns
+        if column.name not in EXCLUDED_COLUMNS and isinstance(column.dtype, _NUMERIC_KINDS)
+    )
+
+
+def require_columns(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    """Refuse a frame that lacks columns, naming them (a wrong table is a common mistake)."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
+
+
+def require_unique_knrs(frame: pl.DataFrame, what: str) -> None:
+    """Refuse a vehicle table with a KNR twice: its rows could not be told apart."""
+    repeated = frame.get_column("knr").filter(frame.get_column("knr").is_duplicated()).unique()
+    if repeated.len():
+        shown = ", ".join(sorted(repeated.to_list())[:5])
+        raise ValueError(f"{what} has {repeated.len()} KNR(s) more than once, e.g. {shown}")
+
+
+def fit_tabular_spec(
+    train_features: pl.DataFrame,
+    train_events: pl.DataFrame,
+    config: TabularConfig | None = None,
+) -> TabularSpec:
+    """Fit the table's vocabularies and spec windows on training vehicles only."""
+    config = config or TabularConfig()
+    numeric = _numeric_mart_columns()
+    require_columns(
+        train_features, ("knr", *numeric, *CONFIGURATION_COLUMNS), "the training feature table"
+    )
+    categories = {
+        column: tuple(sorted(train_features.get_column(column).drop_nulls().unique().to_list()))
+        for column in CONFIGURATION_COLUMNS
+    }
+    return TabularSpec(
+        config=config,
+        numeric_columns=numeric,
+        categories=categories,
+        windows=fit_spec_windows(train_events, config.min_ok_results),
+    )
+
+
+def _margin_features(
+    events: pl.DataFrame, vehicles: pl.DataFrame, spec: TabularSpec
+) -> pl.LazyFrame:
+    """Per vehicle: smallest margin of an OK result and count of OK results near a limit.
+
+    Only OK results count, as in the mart's own margin: the question is how
+    close a passing vehicle came to failing a test; a NOK is already counted
+    as such.
+    """
+    ok = (
+        with_margins(events.lazy().join(vehicles.lazy(), on="knr", how="semi"), spec.windows)
+        .filter(pl.col("status") == RESULT_STATUS_OK)
+        .filter(pl.col("margin").is_not_null())
+    )
+    near = pl.col("margin") < spec.config.near_limit
+    aggs: list[pl.Expr] = [pl.col("margin").min().alias("margin_min")]
+    aggs += [
+        pl.col("margin").filter(pl.col("id_group") == gid).min().alias(f"margin_min_{name}")
+        for gid, name in FEATURE_ID_GROUPS
+    ]
+    aggs.append(near.sum().cast(pl.Float64).alias("n_near_limit"))
+    aggs += [
+        (near & (pl.col("id_group") == gid)).sum().cast(pl.Float64).alias(f"n_near_limit_{name}")
+        for gid, name in FEATURE_ID_GROUPS
+    ]
+    return ok.group_by("knr").agg(aggs)
+
+
+def _one_hot(spec: TabularSpec) -> list[pl.Expr]:
+    exprs: list[pl.Expr] = []
+    for column in CONFIGURATION_COLUMNS:
+        known = spec.categories[column]
+        value = pl.col(column)
+        exprs += [(value == v).fill_null(False).alias(f"{column}={v}") for v in known]
+        exprs.append(
+            (value.is_not_null() & ~value.is_in(list(known))).alias(f"{column}={UNKNOWN_CATEGORY}")
+        )
+        exprs.append(value.is_null().alias(f"{column}={MISSING_CATEGORY}"))
+    return exprs
+
+
+def build_tabular(features: pl.DataFrame, events: pl.DataFrame, spec: TabularSpec) -> TabularInputs:
+    """The vehicle table of ``features`` (mart_vehicle_features rows), in their row order.
+
+    ``events`` are the same vehicles' mart_vehicle_events rows (events of
+    other vehicles are ignored). A missing value is NaN; counts of near-limit
+    results are 0 for a vehicle without results.
+    """
+    require_columns(
+        features, ("knr", *spec.numeric_columns, *CONFIGURATION_COLUMNS), "the feature table"
+    )
+    require_columns(
+        events,
+        ("knr", "event_type", "code", "detail", "id_group", "status", "value"),
+        "the event table",
+    )
+    require_unique_knrs(features, "the feature table")
+    counts = [f"n_near_limit{suffix}" for suffix in ("", *(f"_{n}" for _, n in FEATURE_ID_GROUPS))]
+    names = spec.feature_names
+    table = (
+        features.lazy()
+        .select("knr", *spec.numeric_columns, *CONFIGURATION_COLUMNS)
+        .join(
+            _margin_features(events, features.select("knr"), spec),
+            on="knr",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col(counts).fill_null(0.0))
+        .select(
+            *(pl.col(c).cast(pl.Float64) for c in (*spec.numeric_columns, *margin_feature_names())),
+            *(e.cast(pl.Float64) for e in _one_hot(spec)),
+        )
+        .collect()
+    )
+    matrix = table.select(names).to_numpy().astype(np.float32, copy=False)
+    return TabularInputs(features=matrix, feature_names=names)

@@ -1,0 +1,148 @@
+"""Spec windows fitted on training vehicles, and each result's margin to its window.
+
+The exports carry no spec limits, but every OK result lies within spec, so the
+range of OK values of a test (NAME, VALUE_ID) is the tightest window the data
+proves to lie inside the spec. The warehouse derives such a window too
+(``dim_test``), but from every vehicle it loads, test vehicles included, and
+from whichever vehicles were recomputed together; a feature built on it would
+let newer vehicles shape the features of older ones. The windows here are
+fitted on the training vehicles only, stored in the feature spec and applied
+unchanged to every later vehicle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import polars as pl
+
+from roadtest.contracts.partner import RESULT_STATUS_OK
+
+RESULT_EVENT: Final = "result"
+"""mart_vehicle_events.event_type of a measured value."""
+
+MARGIN_CEILING: Final = 0.5
+"""Margin of a value in the middle of its window: half the width to either edge."""
+
+MARGIN_FLOOR: Final = -1.0
+"""Margins below this are clipped: a value a whole window width outside is already extreme."""
+
+_KEY: Final = ("code", "detail")
+
+
+@dataclass(frozen=True)
+class SpecWindows:
+    """OK-value window [ok_min, ok_max] per test, stored column-wise (compact JSON).
+
+    ``names``/``value_ids`` are the events' ``code``/``detail`` of result events
+    (RESULTADOS NAME and VALUE_ID); ``n_ok`` is the number of OK training
+    values behind each window.
+    """
+
+    names: tuple[str, ...]
+    value_ids: tuple[str, ...]
+    ok_min: tuple[float, ...]
+    ok_max: tuple[float, ...]
+    n_ok: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        sizes = {len(self.value_ids), len(self.ok_min), len(self.ok_max), len(self.n_ok)}
+        if sizes != {len(self.names)}:
+            raise ValueError("spec windows are corrupt: their columns have different lengths")
+
+    def frame(self) -> pl.DataFrame:
+        """The windows as a frame keyed like result events (code, detail)."""
+        return pl.DataFrame(
+            {
+                "code": list(self.names),
+                "detail": list(self.value_ids),
+                "ok_min": list(self.ok_min),
+                "ok_max": list(self.ok_max),
+            },
+            schema={
+                "code": pl.String,
+                "detail": pl.String,
+                "ok_min": pl.Float64,
+                "ok_max": pl.Float64,
+            },
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": list(self.names),
+            "value_id": list(self.value_ids),
+            "ok_min": list(self.ok_min),
+            "ok_max": list(self.ok_max),
+            "n_ok": list(self.n_ok),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SpecWindows:
+        """Inverse of ``to_dict``."""
+        return cls(
+            names=tuple(str(v) for v in data["name"]),
+            value_ids=tuple(str(v) for v in data["value_id"]),
+            ok_min=tuple(float(v) for v in data["ok_min"]),
+            ok_max=tuple(float(v) for v in data["ok_max"]),
+            n_ok=tuple(int(v) for v in data["n_ok"]),
+        )
+
+
+def fit_spec_windows(train_events: pl.DataFrame, min_ok_results: int) -> SpecWindows:
+    """Windows of every test with at least ``min_ok_results`` OK training values.
+
+    A window behind only a handful of values is narrower than the real spec,
+    so later vehicles would look out of spec; such tests get no window and
+    their results no margin.
+    """
+    fitted = (
+        train_events.lazy()
+        .filter(
+            (pl.col("event_type") == RESULT_EVENT)
+            & (pl.col("status") == RESULT_STATUS_OK)
+            & pl.col("value").is_finite()
+        )
+        .group_by(*_KEY)
+        .agg(
+            pl.col("value").min().alias("ok_min"),
+            pl.col("value").max().alias("ok_max"),
+            pl.len().cast(pl.Int64).alias("n_ok"),
+        )
+        .filter(pl.col("n_ok") >= min_ok_results)
+        .sort(*_KEY)
+        .collect()
+    )
+    return SpecWindows(
+        names=tuple(fitted.get_column("code").to_list()),
+        value_ids=tuple(fitted.get_column("detail").to_list()),
+        ok_min=tuple(fitted.get_column("ok_min").to_list()),
+        ok_max=tuple(fitted.get_column("ok_max").to_list()),
+        n_ok=tuple(fitted.get_column("n_ok").to_list()),
+    )
+
+
+def margin() -> pl.Expr:
+    """A result's relative distance to the nearer edge of its window (``ok_min``/``ok_max``).
+
+    min(value - ok_min, ok_max - value) / (ok_max - ok_min): 0.5 in the middle,
+    0 on an edge, negative outside the training window (clipped at
+    ``MARGIN_FLOOR``). Null for non-results, empty values and tests without a
+    window of positive width.
+    """
+    width = pl.col("ok_max") - pl.col("ok_min")
+    nearer = pl.min_horizontal(
+        pl.col("value") - pl.col("ok_min"), pl.col("ok_max") - pl.col("value")
+    )
+    usable = (pl.col("event_type") == RESULT_EVENT) & pl.col("value").is_finite() & (width > 0)
+    return pl.when(usable).then((nearer / width).clip(MARGIN_FLOOR, MARGIN_CEILING))
+
+
+def with_margins(events: pl.LazyFrame, windows: SpecWindows) -> pl.LazyFrame:
+    """``events`` plus their ``margin`` to the fitted windows (see ``margin``)."""
+    return (
+        events.join(windows.frame().lazy(), on=list(_KEY), how="left", maintain_order="left")
+        .with_columns(margin=margin())
+        .drop("ok_min", "ok_max")
+    )
