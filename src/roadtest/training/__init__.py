@@ -1,0 +1,1 @@
+"""Training of roadtest: time split, model fitting, evaluation, report, registry."""
