@@ -35,14 +35,17 @@ import io
 import json
 import logging
 import math
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import onnx
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
@@ -623,26 +626,39 @@ def export_onnx(fitted: FittedRecurrent) -> bytes:
     """The model as ONNX bytes: inputs categorical/numeric/lengths/static, outputs p_fail/p_groups.
 
     Batch and time axes are dynamic, so one file scores any number of vehicles of any length.
+    The TorchScript exporter is used because the dynamo exporter, in a process that had
+    already traced other models, specialised the time axis to the example's length, and
+    the served model then refused every other length.
     """
     net = fitted._net.eval()
     arch = fitted._arch
     example = _example_inputs(arch)
-    batch = torch.export.Dim("batch")
-    steps = torch.export.Dim("time")
-    with warnings.catch_warnings(), _quiet_exporter(), _torch_runtime(fitted.config.num_threads):
+    dynamic_axes = {
+        "categorical": {0: "batch", 1: "time"},
+        "numeric": {0: "batch", 1: "time"},
+        "lengths": {0: "batch"},
+        "static": {0: "batch"},
+        "p_fail": {0: "batch"},
+        "p_groups": {0: "batch"},
+    }
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        warnings.catch_warnings(),
+        _quiet_exporter(),
+        _torch_runtime(fitted.config.num_threads),
+    ):
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(
+        path = Path(folder) / "model.onnx"
+        torch.onnx.export(
             net,
             example,
+            path,
             input_names=list(ONNX_INPUT_NAMES),
             output_names=list(ONNX_OUTPUT_NAMES),
-            dynamic_shapes=({0: batch, 1: steps}, {0: batch, 1: steps}, {0: batch}, {0: batch}),
-            dynamo=True,
-            verbose=False,
+            dynamic_axes=dynamic_axes,
+            dynamo=False,
         )
-    if program is None:
-        raise RuntimeError("the ONNX exporter returned no program")
-    model = program.model_proto
+        model = onnx.load(path)
     metadata = {
         "roadtest.format": "roadtest.onnx/1",
         "roadtest.config": json.dumps(fitted.config.to_dict()),
