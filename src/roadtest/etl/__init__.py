@@ -1,0 +1,1 @@
+"""ETL: pure bronze → warehouse transforms and the jobs that run them."""

@@ -1,0 +1,188 @@
+"""Moving whole polars frames in and out of DuckDB and PostgreSQL, fast.
+
+Row-by-row INSERTs through a DB-API driver manage a few thousand rows a second;
+the fact tables hold millions. DuckDB reads an Arrow table in place, so a frame
+is registered on the connection and inserted with one ``INSERT … SELECT``.
+PostgreSQL's fastest path in is ``COPY … FROM STDIN``, fed with CSV that polars
+writes natively; the fastest path out is ``COPY (query) TO STDOUT``, parsed by
+polars. Both run on the connection of the caller's SQLAlchemy transaction, so a
+bulk write commits or rolls back with everything else in it.
+
+SQL given to these functions names tables and columns from the schema only;
+values never appear in SQL text: filters are frames staged as temporary relations.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Final, Protocol
+
+import polars as pl
+import sqlalchemy as sa
+
+from roadtest.warehouse.schema import sql_type
+
+_COPY_CHUNK_ROWS: Final = 200_000
+"""Rows per CSV chunk sent to COPY: bounds the extra memory of a large load."""
+
+_PG_TIMESTAMP_FORMAT: Final = "%Y-%m-%d %H:%M:%S%.f"
+
+
+def quote(identifier: str) -> str:
+    """An identifier quoted for SQL on both backends."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def column_list(names: list[str] | tuple[str, ...]) -> str:
+    """Comma-separated quoted column names."""
+    return ", ".join(quote(n) for n in names)
+
+
+class FrameIO(Protocol):
+    """Bulk frame transfer on one backend, inside the caller's transaction."""
+
+    def insert(self, conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
+        """Append the rows of ``df`` (columns named as the table's) to ``table``."""
+
+    def query(self, conn: sa.Connection, sql: str, schema: pl.Schema) -> pl.DataFrame:
+        """Run a SELECT whose result columns are ``schema``; rows come back with its types."""
+
+    def staged(self, conn: sa.Connection, df: pl.DataFrame) -> AbstractContextManager[str]:
+        """A temporary relation holding ``df`` for the duration of the block; yields its name."""
+
+
+def conform_result(df: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """Give a query result exactly the polars types of ``schema``.
+
+    Backends report the same SQL type differently (DuckDB's SMALLINT is Int16,
+    TIMESTAMPTZ comes in the session's zone); casting to the declared types makes
+    both backends return identical frames.
+    """
+    return df.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+
+
+def _stage_name() -> str:
+    return f"_roadtest_stage_{uuid.uuid4().hex[:16]}"
+
+
+def _raw(conn: sa.Connection) -> Any:
+    """The driver connection under an SQLAlchemy connection (same session, same transaction)."""
+    return conn.connection.driver_connection
+
+
+class DuckDBFrameIO:
+    """DuckDB: frames travel as Arrow tables registered on the connection."""
+
+    def insert(self, conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
+        """One INSERT … SELECT from the registered Arrow table."""
+        with self.staged(conn, df) as stage:
+            cols = column_list(df.columns)
+            _raw(conn).execute(f"INSERT INTO {quote(table)} ({cols}) SELECT {cols} FROM {stage}")
+
+    def query(self, conn: sa.Connection, sql: str, schema: pl.Schema) -> pl.DataFrame:
+        """Fetch the result as Arrow, zero-copy into polars."""
+        arrow = _raw(conn).sql(sql).to_arrow_table()
+        frame = pl.from_arrow(arrow)
+        assert isinstance(frame, pl.DataFrame)
+        return conform_result(frame, schema)
+
+    @contextmanager
+    def staged(self, conn: sa.Connection, df: pl.DataFrame) -> Iterator[str]:
+        """Register ``df`` as a view on the connection; unregistered afterwards."""
+        name = _stage_name()
+        raw = _raw(conn)
+        raw.register(name, df.to_arrow())
+        try:
+            yield quote(name)
+        finally:
+            raw.unregister(name)
+
+
+class PostgresFrameIO:
+    """PostgreSQL: frames travel as CSV through COPY on the psycopg connection."""
+
+    def insert(self, conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
+        """COPY the rows in as CSV, in chunks so a large frame is never doubled in memory.
+
+        Polars writes an empty string as ``""`` and a null as nothing, which is exactly
+        how PostgreSQL's CSV format tells the two apart.
+        """
+        statement = f"COPY {quote(table)} ({column_list(df.columns)}) FROM STDIN (FORMAT CSV)"
+        with _raw(conn).cursor() as cursor, cursor.copy(statement.encode()) as copy:
+            for offset in range(0, df.height, _COPY_CHUNK_ROWS):
+                buffer = io.BytesIO()
+                df.slice(offset, _COPY_CHUNK_ROWS).write_csv(buffer, include_header=False)
+                copy.write(buffer.getvalue())
+
+    def query(self, conn: sa.Connection, sql: str, schema: pl.Schema) -> pl.DataFrame:
+        """COPY the result out as CSV and parse it with the declared types."""
+        buffer = io.BytesIO()
+        statement = f"COPY ({sql}) TO STDOUT (FORMAT CSV)"
+        with _raw(conn).cursor() as cursor, cursor.copy(statement.encode()) as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+        read_schema = {name: _csv_read_type(dtype) for name, dtype in schema.items()}
+        buffer.seek(0)
+        frame = pl.read_csv(buffer, has_header=False, schema=read_schema, raise_if_empty=False)
+        return conform_result(
+            frame.select(_parse_text(name, schema[name]) for name in schema), schema
+        )
+
+    @contextmanager
+    def staged(self, conn: sa.Connection, df: pl.DataFrame) -> Iterator[str]:
+        """A temporary table filled by COPY, dropped at the end of the block."""
+        name = _stage_name()
+        columns = [
+            sa.Column(n, sql_type(t, f"Column {n} of a staged frame")) for n, t in df.schema.items()
+        ]
+        table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
+        table.create(conn)
+        try:
+            self.insert(conn, name, df)
+            yield quote(name)
+        finally:
+            table.drop(conn)
+
+
+def _csv_read_type(dtype: pl.DataType) -> pl.DataType:
+    """How a column of PostgreSQL's CSV output is read before conversion.
+
+    Integers and floats parse directly; booleans (``t``/``f``), dates and timestamps
+    are read as text and converted with explicit formats, never guessed.
+    """
+    if dtype.is_integer():
+        return pl.Int64()
+    if dtype.is_float():
+        return pl.Float64()
+    return pl.String()
+
+
+def _parse_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """The expression turning a column read by ``_csv_read_type`` into ``dtype``."""
+    col = pl.col(name)
+    if dtype == pl.Boolean:
+        return (col == "t").alias(name)
+    if dtype == pl.Date:
+        return col.str.to_date("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return col.str.to_datetime(_PG_TIMESTAMP_FORMAT, time_unit="us")
+        return col.str.to_datetime(
+            _PG_TIMESTAMP_FORMAT + "%#z", time_unit="us"
+        ).dt.convert_time_zone("UTC")
+    return col
+
+
+def frame_io(dialect: str) -> FrameIO:
+    """The bulk transfer for a SQLAlchemy dialect name."""
+    if dialect == "duckdb":
+        return DuckDBFrameIO()
+    if dialect == "postgresql":
+        return PostgresFrameIO()
+    raise ValueError(
+        f"The warehouse supports DuckDB and PostgreSQL, not {dialect!r}; "
+        "use a duckdb:///path or postgresql+psycopg://... URL."
+    )
