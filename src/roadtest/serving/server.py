@@ -1,0 +1,59 @@
+"""Running the API under uvicorn: what ``roadtest serve`` does.
+
+Each worker process builds its own app from the ``ROADTEST_*`` environment
+through the factory ``app_from_env``. Several workers need a warehouse that
+several processes can write (PostgreSQL): a DuckDB file admits one writing
+process, so the command refuses rather than letting the second worker fail.
+With several workers the Prometheus values are shared through files in a
+temporary folder, so ``/v1/metrics`` reports all workers whichever answers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Final
+
+import sqlalchemy as sa
+import uvicorn
+
+from roadtest.config import Settings
+
+APP_FACTORY: Final = "roadtest.serving.app:app_from_env"
+LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+
+
+class ServeError(ValueError):
+    """The API cannot be started as asked."""
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """Refuse several workers over a DuckDB file, which one process at a time may write."""
+    backend = sa.make_url(settings.resolved_warehouse_url()).get_backend_name()
+    if workers > 1 and backend == "duckdb":
+        raise ServeError(
+            f"{workers} workers cannot share the DuckDB warehouse file (one process may write it "
+            "at a time): run one worker, or point ROADTEST_WAREHOUSE_URL at PostgreSQL."
+        )
+
+
+def serve_api(
+    settings: Settings, *, host: str, port: int, workers: int, log_level: str = "info"
+) -> None:
+    """Serve the API until interrupted."""
+    if log_level not in LOG_LEVELS:
+        raise ServeError(f"unknown log level {log_level!r}: choose one of {', '.join(LOG_LEVELS)}")
+    check_workers(settings, workers)
+    os.environ["ROADTEST_API_LOG_LEVEL"] = log_level  # the workers read it into their Settings
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="roadtest-metrics-")
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        log_level=log_level,
+        access_log=False,
+    )
