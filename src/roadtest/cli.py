@@ -290,30 +290,26 @@ def warehouse_migrate(as_json: JsonOption = False) -> None:
 def demo(
     vehicles: Annotated[int, typer.Option(min=50, help="Size of the simulated plant.")] = 3000,
     seed: Annotated[int, typer.Option(help="Seed of the simulated plant.")] = 7,
+    serve_apps: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the API and the dashboard at the end.")
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the platform on a simulated plant: simulate, ingest, ETL (reusing what exists)."""
+    """Run the whole platform on a simulated plant, reusing whatever already exists.
+
+    Simulate, ingest, ETL, train and promote a champion (only when there is none),
+    score the vehicles awaiting the road test, then serve the API and the dashboard
+    on 127.0.0.1 until Ctrl+C.
+    """
     from roadtest.etl.jobs import run_etl
     from roadtest.lake import Lake, ingest_paths
-    from roadtest.simulate import PlantConfig, simulate_plant, write_exports
     from roadtest.warehouse import Warehouse
 
     settings = Settings()
-    exports = settings.home / "exports"
-    truth_dir = settings.home / "truth"
-    steps: dict[str, Any] = {}
-    if exports.is_dir() and any(exports.iterdir()):
-        err_console.print(f"reusing the simulated exports in {exports}")
-        steps["simulate"] = {"reused": str(exports)}
-    else:
-        with err_console.status(f"simulating a plant of {vehicles} vehicles"):
-            plant = simulate_plant(PlantConfig(vehicles=vehicles, seed=seed))
-            steps["simulate"] = write_exports(
-                plant, exports, "xlsx", truth_dir, seed=seed
-            ).to_dict()
+    steps: dict[str, Any] = {"simulate": demo_exports(settings, vehicles, seed)}
     lake = Lake.from_settings(settings)
     with show_progress() as progress:
-        ingested = ingest_paths(lake, [exports], progress=progress)
+        ingested = ingest_paths(lake, [settings.home / "exports"], progress=progress)
     steps["ingest"] = ingested.to_dict()
     if not ingested.ok:
         raise fail("some exports were rejected; see the ingest summary")
@@ -321,17 +317,96 @@ def demo(
     try:
         with show_progress() as progress:
             loaded = run_etl(lake, warehouse, "polars", progress)
+        steps["etl"] = loaded.to_dict()
+        if not loaded.ok:
+            raise fail(loaded.message)
+        steps["train"] = demo_champion(settings, warehouse)
+        steps["predict"] = demo_predictions(settings, warehouse)
     finally:
         warehouse.dispose()
-    steps["etl"] = loaded.to_dict()
     if as_json:
         print_json(steps)
     else:
         print_ingest_table(steps["ingest"])
         print_etl_summary(steps["etl"])
-        err_console.print(f"lake: {lake.uri}  warehouse: {settings.resolved_warehouse_url()}")
-    if not loaded.ok:
-        raise fail(loaded.message)
+        err_console.print(
+            f"champion: version {steps['predict']['model_version']}; "
+            f"{steps['predict']['vehicles']} vehicles awaiting the road test scored"
+        )
+    if serve_apps:
+        serve_demo(settings)
+
+
+def demo_exports(settings: Settings, vehicles: int, seed: int) -> dict[str, Any]:
+    """Simulate the demo plant into HOME/exports unless exports are already there."""
+    from roadtest.simulate import PlantConfig, simulate_plant, write_exports
+
+    exports = settings.home / "exports"
+    if exports.is_dir() and any(exports.iterdir()):
+        err_console.print(f"reusing the simulated exports in {exports}")
+        return {"reused": str(exports)}
+    with err_console.status(f"simulating a plant of {vehicles} vehicles"):
+        plant = simulate_plant(PlantConfig(vehicles=vehicles, seed=seed))
+        written = write_exports(plant, exports, "xlsx", settings.home / "truth", seed=seed)
+    return written.to_dict()
+
+
+def demo_champion(settings: Settings, warehouse: Any) -> dict[str, Any]:
+    """Train and register a champion unless the registry already has one."""
+    import polars as pl
+
+    from roadtest.training.pipeline import train as run_training
+    from roadtest.training.registry import Registry
+
+    registry = Registry.from_settings(settings)
+    champion = registry.get_champion()
+    if champion is not None:
+        err_console.print(f"reusing champion version {champion.version}")
+        return {"reused_champion": champion.version}
+    truth_path = settings.home / "truth" / "truth.parquet"
+    truth = pl.read_parquet(truth_path) if truth_path.is_file() else None
+    with show_progress() as progress:
+        result = run_training(
+            warehouse, registry, ("gru", "gbm", "logreg"), truth=truth, progress=progress
+        )
+    return result.to_dict()
+
+
+def demo_predictions(settings: Settings, warehouse: Any) -> dict[str, Any]:
+    """Score the vehicles awaiting the road test with the champion and store the predictions."""
+    from roadtest.training.scoring import load_champion, predict_and_store
+
+    model = load_champion(settings)
+    predictions = predict_and_store(warehouse, model, None, pending_only=True)
+    return {"model_version": model.version, "vehicles": predictions.height}
+
+
+def serve_demo(settings: Settings, api_port: int = 8000, dashboard_port: int = 8501) -> None:
+    """Run the API and the dashboard on 127.0.0.1 until Ctrl+C (or one stops), then stop both."""
+    import subprocess
+    import time
+
+    from roadtest.dashboard.launch import streamlit_command
+
+    roadtest = str(Path(sys.executable).with_name("roadtest"))
+    processes = [
+        subprocess.Popen([roadtest, "serve", "--host", "127.0.0.1", "--port", str(api_port)]),
+        subprocess.Popen(streamlit_command("127.0.0.1", dashboard_port)),
+    ]
+    err_console.print(
+        f"API:       http://127.0.0.1:{api_port}/v1/docs\n"
+        f"dashboard: http://127.0.0.1:{dashboard_port}\n(Ctrl+C stops both)"
+    )
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        err_console.print("stopping")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
 
 
 @app.command("train")
@@ -373,6 +448,7 @@ def train_models(
     truth_path = truth
     if truth_path is None and default_truth.is_file():
         truth_path = default_truth
+        err_console.print(f"oracle: comparing with the simulator's truth in {truth_path}")
     if truth_path is not None and not truth_path.is_file():
         raise fail(f"truth file not found: {truth_path}", code=2)
     recurrent = RecurrentConfig(seed=seed)
@@ -427,8 +503,9 @@ def print_training(result: dict[str, Any]) -> None:
     window = result["test_window"]
     table = Table(title=f"test window {window['start']} → {window['end']}")
     columns = ("roc_auc", "pr_auc", "recall_at_10pct", "recall_at_20pct", "recall_at_30pct")
-    for column in ("model", *columns, "threshold"):
-        table.add_column(column)
+    headers = ("model", "ROC-AUC", "PR-AUC", "R@10%", "R@20%", "R@30%", "threshold")
+    for header in headers:
+        table.add_column(header)
     rows = [(name, m["test"]) for name, m in result["models"].items()]
     if result["oracle"] is not None:
         rows.append(("oracle", result["oracle"]))
@@ -544,7 +621,7 @@ def models_promote(
     as_json: JsonOption = False,
 ) -> None:
     """Make a version the champion by hand (recorded in the model-activation table)."""
-    from roadtest.training.promotion import activate_version
+    from roadtest.training.promotion import promote_by_hand
     from roadtest.training.registry import Registry, RegistryError
     from roadtest.warehouse import Warehouse
 
@@ -553,20 +630,12 @@ def models_promote(
     warehouse = Warehouse.from_settings(settings)
     try:
         registry.version_info(version)
-        previous = activate_version(registry, warehouse, version)
+        previous = promote_by_hand(registry, warehouse, version)
     except RegistryError as error:
         raise fail(str(error), code=2) from error
     finally:
         warehouse.dispose()
     changed = previous != version
-    if changed:
-        registry.set_version_tags(
-            version,
-            {
-                "promotion": "champion",
-                "promotion_reason": f"promoted by hand (previous champion: {previous or 'none'})",
-            },
-        )
     payload = {"version": version, "previous_champion": previous, "changed": changed}
     if as_json:
         print_json(payload)
@@ -629,3 +698,46 @@ def predict(
             f"scored {predictions.height} vehicle(s) with version {model.version}: "
             f"{flagged} flagged for the full road test; wrote {out}"
         )
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the dashboard.")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the dashboard (Streamlit) over the stores of the ROADTEST_* settings."""
+    import subprocess
+
+    from roadtest.dashboard.launch import streamlit_command
+
+    err_console.print(f"dashboard on http://{host}:{port} (Ctrl+C stops it)")
+    try:
+        code = subprocess.call(streamlit_command(host, port))
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes; more than one needs PostgreSQL.")
+    ] = 1,
+    log_level: Annotated[
+        str, typer.Option(help="critical, error, warning, info or debug.")
+    ] = "info",
+) -> None:
+    """Serve the prediction API (docs at /v1/docs) over the stores of the ROADTEST_* settings."""
+    from roadtest.serving.server import ServeError, serve_api
+
+    err_console.print(f"API on http://{host}:{port}/v1 ({workers} worker(s); Ctrl+C stops it)")
+    try:
+        serve_api(Settings(), host=host, port=port, workers=workers, log_level=log_level)
+    except ServeError as error:
+        raise fail(str(error), code=2) from error
