@@ -89,7 +89,6 @@ def perturbed(
     return run_transforms(bronze), chosen["knr"].to_list(), unlabelled["knr"].to_list()
 
 
-@pytest.mark.slow
 def test_rows_after_the_road_test_start_change_no_feature(
     baseline: dict[str, pl.DataFrame],
     perturbed: tuple[dict[str, pl.DataFrame], list[str], list[str]],
@@ -105,7 +104,6 @@ def test_rows_after_the_road_test_start_change_no_feature(
         assert_frame_equal(after[mart], baseline[mart])
 
 
-@pytest.mark.slow
 def test_vehicles_that_have_not_reached_the_road_test_stay_unlabelled(
     small_plant: SimulatedPlant,
     baseline: dict[str, pl.DataFrame],
@@ -120,7 +118,6 @@ def test_vehicles_that_have_not_reached_the_road_test_stay_unlabelled(
         assert vehicles.height == len(on_line) and not vehicles["labelled"].any()
 
 
-@pytest.mark.slow
 def test_labels_match_the_simulator_truth(
     small_plant: SimulatedPlant, baseline: dict[str, pl.DataFrame]
 ) -> None:

@@ -8,6 +8,7 @@ be equal, sorted by primary key, floats within 1e-9.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -32,8 +33,6 @@ PLANT_VEHICLES = 60
 
 def edge_cases() -> BronzeBuilder:
     """Duplicates, corrections, a negative gap and DATA ties on top of the marts' plant."""
-    from datetime import timedelta
-
     b = hand_plant().file("fix.xlsx", INGESTED + timedelta(days=2))
     knr = "2024-0000003"
     b.line(knr, 0, ("R750", "L540", "G700", "M600", "M710"))
@@ -75,7 +74,6 @@ def assert_same_tables(left: dict[str, pl.DataFrame], right: dict[str, pl.DataFr
             raise AssertionError(f"table {name} differs: {difference}") from None
 
 
-@pytest.mark.slow
 def test_duckdb_matches_polars(
     parity_bronze: dict[SourceTable, pl.DataFrame], polars_tables: dict[str, pl.DataFrame]
 ) -> None:
@@ -116,3 +114,9 @@ def test_spark_reads_bronze_snapshots_from_the_lake(
         )
     missing = read_bronze_spark(spark, lake, SourceTable.FALHAS)
     assert missing.count() == 0
+
+
+def test_spark_refuses_a_lake_on_s3() -> None:
+    lake = Lake("s3://bucket/lake")
+    with pytest.raises(ValueError, match="only a lake on a local folder"):
+        read_bronze_spark(None, lake, SourceTable.STATUS)  # type: ignore[arg-type]

@@ -493,7 +493,12 @@ MART_VEHICLE_FEATURES = TableSpec(
         _key("n_passages", _I64, "STATUS passages before the road test."),
         _key("n_chain_zones", _I64, "Distinct main-chain codes R750 … M700 passed."),
         _key("has_complete_chain", _BOOL, "All of R750 … M700 passed before the road test."),
-        _key("n_negative_gaps", _I64, "Main-chain passages with a negative gap."),
+        _key(
+            "n_negative_gaps",
+            _I64,
+            "Main-chain codes R750 … M700 whose first passage precedes the first passage at "
+            "the nearest earlier code the vehicle has (a negative gap).",
+        ),
         *_zone_columns(),
         _col(
             "line_time_s",

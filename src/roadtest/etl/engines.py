@@ -87,20 +87,20 @@ def _build(
     return {name: built[name] for name in wanted}
 
 
+def _collected(frame: nw.LazyFrame) -> nw.LazyFrame:
+    return nw.from_native(frame.to_native().collect().lazy())
+
+
 def _run_polars(
     bronze: Mapping[SourceTable, pl.DataFrame],
     spec_windows: pl.DataFrame | None,
     wanted: list[str],
 ) -> dict[str, pl.DataFrame]:
-    # Collecting the shared stages is much faster than one collect_all over the
-    # whole graph: Polars' common-subplan elimination does not catch all reuse.
-    built = _build(
-        bronze,
-        spec_windows,
-        wanted,
-        lambda df: nw.from_native(df.lazy()),
-        lambda frame: nw.from_native(frame.to_native().collect().lazy()),
-    )
+    # For several tables, collecting the shared stages is much faster than one
+    # collect_all over the whole graph (common-subplan elimination misses much
+    # of the reuse); for a single table the lazy graph prunes what it needs.
+    stage = _collected if len(wanted) > 1 else None
+    built = _build(bronze, spec_windows, wanted, lambda df: nw.from_native(df.lazy()), stage)
     collected = pl.collect_all([frame.to_native() for frame in built.values()])
     return {name: finish_table(name, df) for name, df in zip(built, collected, strict=True)}
 
@@ -151,7 +151,14 @@ def _run_spark(
     spec_windows: pl.DataFrame | None,
     wanted: list[str],
 ) -> dict[str, pl.DataFrame]:
-    built = _build(bronze, spec_windows, wanted, lambda df: nw.from_native(_spark_frame(spark, df)))
+    built = _build(
+        bronze,
+        spec_windows,
+        wanted,
+        lambda df: nw.from_native(_spark_frame(spark, df)),
+        # Eager and lineage-cutting: later plans start from the stored stage.
+        lambda frame: nw.from_native(frame.to_native().localCheckpoint()),
+    )
     return {
         name: finish_table(name, frame.collect("polars").to_native())
         for name, frame in built.items()
@@ -162,6 +169,9 @@ def read_bronze_spark(
     spark: SparkSession, lake: Lake, table: SourceTable, version: int | None = None
 ) -> SparkDataFrame:
     """A bronze table (at ``version``) as a Spark DataFrame, read by Spark itself.
+
+    For runs where the data should not pass through this process: wrap each
+    table with ``narwhals.from_native`` and hand them to ``build_warehouse_tables``.
 
     The Delta Lake Spark connector's jars cannot be downloaded in this
     environment, so the snapshot's file list comes from ``deltalake`` and Spark

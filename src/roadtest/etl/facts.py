@@ -47,7 +47,7 @@ HALLE_ZONES: Final[dict[str, str]] = {
 }
 """Known HALLE → main-chain zone: the zone itself, or the zone it subdivides (ZP62 → ZP6)."""
 
-DEFECT_SEPARATOR_PATTERN: Final = r"\.\s"
+_DEFECT_SEPARATOR: Final = r"\.\s"
 _PART_TAIL: Final = r"\.\s+(?:[^.]|\.+[^.\s])*\.*$"
 """The last '. ' and everything after it (the tail contains no further dot-space)."""
 _DEFECT_HEAD: Final = r"^.*\.\s+"
@@ -183,7 +183,7 @@ def build_defects(defects: nw.LazyFrame, starts: nw.LazyFrame) -> nw.LazyFrame:
     return defects.join(starts, on="knr", how="left").with_columns(
         zone=lookup("halle", HALLE_ZONES).cast(nw.String),
         part=falha.str.replace_all(_PART_TAIL, ""),
-        defect_type=nw.when(falha.str.contains(DEFECT_SEPARATOR_PATTERN)).then(
+        defect_type=nw.when(falha.str.contains(_DEFECT_SEPARATOR)).then(
             falha.str.replace_all(_DEFECT_HEAD, "")
         ),
         s_group=lookup("s_group_id", S_GROUPS, UNKNOWN_GROUP).cast(nw.String),
