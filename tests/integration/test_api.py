@@ -126,11 +126,29 @@ def test_rows_that_cannot_be_read_are_reported_and_the_rest_scored(
     assert all(q["reason"] for q in quarantined)
 
 
-def test_rows_with_nothing_usable_answer_422_with_the_reasons(client: TestClient) -> None:
-    rows = {"STATUS": [{"KNR": "2024-1234567", "STATUS": "R750", "DATA": "not a time"}]}
+def test_rows_with_nothing_usable_answer_422_with_the_reason_of_each_row(
+    client: TestClient,
+) -> None:
+    rows = {
+        "STATUS": [
+            {"KNR": "2024-1234567", "STATUS": "R750", "DATA": "not a time"},
+            {"KNR": "2024-1234567", "STATUS": "r7", "DATA": "2024-01-02 06:00:00"},
+        ]
+    }
     response = client.post("/v1/predictions", json={"rows": rows})
     assert response.status_code == 422
-    assert "DATA" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert [error["loc"] for error in detail] == [
+        ["body", "rows", "STATUS", 0],
+        ["body", "rows", "STATUS", 1],
+    ]
+    assert "not a date and time" in detail[0]["msg"]
+    assert "rail-sensor code" in detail[1]["msg"]
+
+    batch = client.post("/v1/predictions/batch", json={"vehicles": [{"rows": rows}]}).json()
+    error = batch["items"][0]["error"]
+    assert error["status"] == 422
+    assert [e["loc"] for e in error["errors"]] == [["rows", "STATUS", 0], ["rows", "STATUS", 1]]
 
 
 @pytest.mark.parametrize(
@@ -209,7 +227,12 @@ def test_every_prediction_of_a_batch_is_stored_even_a_repeated_knr(
     before = stored_predictions(client, knr).height
     response = client.post("/v1/predictions/batch", json={"vehicles": [{"knr": knr}] * 3})
     assert response.status_code == 200
-    assert stored_predictions(client, knr).height == before + 3
+    stored = stored_predictions(client, knr).sort("predicted_at")
+    assert stored.height == before + 3
+    answered = [item["prediction"]["predicted_at"] for item in response.json()["items"]]
+    assert len(set(answered)) == 3
+    stored_instants = [t.isoformat().replace("+00:00", "Z") for t in stored["predicted_at"]]
+    assert stored_instants[-3:] == answered
 
 
 def test_batch_over_the_size_limit_is_refused(client: TestClient) -> None:

@@ -98,3 +98,25 @@ def test_an_unreadable_file_is_rejected_with_its_reason(client: TestClient) -> N
 def test_an_upload_without_a_file_name_is_422(client: TestClient) -> None:
     response = client.post("/v1/ingest", files={"files": ("", b"KNR;STATUS;DATA\n")}, headers=WRITE)
     assert response.status_code == 422
+
+
+def test_a_file_the_readers_choke_on_is_rejected_and_the_others_still_load(
+    client: TestClient, tmp_path: Path
+) -> None:
+    plant = simulate_plant(PlantConfig(vehicles=10, seed=4, start=date(2025, 6, 2)))
+    write_exports(plant, tmp_path / "exports", "csv", tmp_path / "truth", seed=2)
+    status = tmp_path / "exports" / "STATUS.csv"
+    response = client.post(
+        "/v1/ingest",
+        files=[
+            ("files", ("odd.csv", b"0\r\t\r\n")),
+            ("files", ("STATUS.csv", status.read_bytes())),
+        ],
+        headers=WRITE,
+    )
+    assert response.status_code == 200, response.text
+    odd, loaded = response.json()["ingest"]["files"]
+    assert odd["outcome"] == "rejected"
+    assert "odd.csv" in odd["reason"]
+    assert loaded["outcome"] == "loaded"
+    assert response.json()["etl"]["outcome"] == "loaded"

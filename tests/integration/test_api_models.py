@@ -187,15 +187,22 @@ def test_promotion_through_the_api_serves_the_version_at_once(
         assert client.post("/v1/models/999/promote", headers=WRITE).status_code == 404
 
 
-def test_no_champion_means_not_ready_and_503_on_predictions(tmp_path: Path) -> None:
-    with TestClient(create_app(api_settings(tmp_path / "empty"))) as client:
-        ready = client.get("/v1/ready")
-        assert ready.status_code == 503
-        assert ready.json()["checks"]["model"]["ok"] is False
-        response = client.post("/v1/predictions", json={"knr": "2024-1234567"})
-        assert response.status_code == 503
-        assert "No champion" in response.json()["detail"]
-        assert client.get("/v1/models").json()["versions"] == []
+@pytest.fixture(scope="module")
+def empty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """An API over a platform with no data and no model yet."""
+    home = tmp_path_factory.mktemp("empty") / "home"
+    with TestClient(create_app(api_settings(home))) as client:
+        yield client
+
+
+def test_no_champion_means_not_ready_and_503_on_predictions(empty: TestClient) -> None:
+    ready = empty.get("/v1/ready")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["model"]["ok"] is False
+    response = empty.post("/v1/predictions", json={"knr": "2024-1234567"})
+    assert response.status_code == 503
+    assert "No champion" in response.json()["detail"]
+    assert empty.get("/v1/models").json()["versions"] == []
 
 
 def test_a_training_run_reports_progress_and_registers_a_version(
@@ -225,14 +232,13 @@ def test_a_training_run_reports_progress_and_registers_a_version(
         assert client.get(f"/v1/training-runs/{'0' * 32}").status_code == 404
 
 
-def test_a_failing_training_run_says_why(tmp_path: Path) -> None:
-    with TestClient(create_app(api_settings(tmp_path / "empty"))) as client:
-        run = client.post("/v1/training-runs", json={"models": ["logreg"]}, headers=WRITE).json()
+def test_a_failing_training_run_says_why(empty: TestClient) -> None:
+    run = empty.post("/v1/training-runs", json={"models": ["logreg"]}, headers=WRITE).json()
 
-        def finished() -> bool:
-            return client.get(f"/v1/training-runs/{run['id']}").json()["state"] != "running"
+    def finished() -> bool:
+        return empty.get(f"/v1/training-runs/{run['id']}").json()["state"] != "running"
 
-        wait_for(finished)
-        done = client.get(f"/v1/training-runs/{run['id']}").json()
-        assert done["state"] == "failed"
-        assert "no labelled vehicle" in done["error"]
+    wait_for(finished)
+    done = empty.get(f"/v1/training-runs/{run['id']}").json()
+    assert done["state"] == "failed"
+    assert "no labelled vehicle" in done["error"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import tempfile
 import time
 from collections.abc import Callable
@@ -9,12 +11,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Annotated, Any, Final
 
+import sqlalchemy as sa
 from fastapi import APIRouter, File, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
 from roadtest.etl.jobs import run_etl
-from roadtest.lake import ingest_paths
+from roadtest.lake import FileOutcome, IngestSummary, Lake, ingest_paths
 from roadtest.serving.context import ApiContext, Context, ReadAccess, WriteAccess
 from roadtest.serving.errors import ApiError
 from roadtest.serving.schemas import (
@@ -32,7 +35,10 @@ from roadtest.serving.schemas import (
     TrainingRunRequest,
     ValidationErrorBody,
 )
+from roadtest.serving.services import Redactor
 from roadtest.serving.training_runs import RunRecord
+
+logger = logging.getLogger("roadtest.api")
 
 CHECK_TIMEOUT_S: Final = 5.0
 """A store that does not answer within this is reported down (a hung S3 must not hang /ready)."""
@@ -113,8 +119,8 @@ def readiness(context: ApiContext) -> ReadyBody:
     )
 
 
-def training_run_body(record: RunRecord) -> TrainingRun:
-    """The API form of a run record."""
+def training_run_body(record: RunRecord, redactor: Redactor) -> TrainingRun:
+    """The API form of a run record (secrets removed from its error)."""
     return TrainingRun(
         id=record.id,
         state=record.state,
@@ -127,7 +133,7 @@ def training_run_body(record: RunRecord) -> TrainingRun:
         mlflow_run_id=record.mlflow_run_id,
         model_version=record.model_version,
         result=record.result,
-        error=record.error,
+        error=None if record.error is None else redactor.clean(record.error),
     )
 
 
@@ -147,6 +153,40 @@ def _stage_uploads(files: list[UploadFile], folder: Path) -> list[Path]:
                 out.write(chunk)
         paths.append(target)
     return paths
+
+
+def unreadable(path: Path, error: Exception) -> FileOutcome:
+    """A file the lake's readers failed on without rejecting it: rejected here, with the cause."""
+    data = path.read_bytes()
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return FileOutcome(
+        name=path.name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        table=None,
+        outcome="rejected",
+        reason=f"{path.name} could not be read ({first_line}); it was not recorded in the "
+        "lake, so sending it again retries it",
+    )
+
+
+def ingest_uploads(lake: Lake, paths: list[Path]) -> IngestSummary:
+    """Ingest each upload on its own, so that one unreadable file cannot fail the others.
+
+    Storage and database failures still propagate: they are not the file's fault.
+    """
+    outcomes: list[FileOutcome] = []
+    for path in paths:
+        try:
+            outcomes.extend(ingest_paths(lake, [path]).files)
+        except (OSError, sa.exc.SQLAlchemyError):
+            raise
+        except Exception as error:
+            logger.warning(
+                "upload could not be read", extra={"file": path.name, "error": type(error).__name__}
+            )
+            outcomes.append(unreadable(path, error))
+    return IngestSummary(tuple(outcomes))
 
 
 def operations_router(prefix: str) -> APIRouter:
@@ -203,7 +243,7 @@ def operations_router(prefix: str) -> APIRouter:
         try:
             with tempfile.TemporaryDirectory(prefix="roadtest-upload-") as tmp:
                 paths = _stage_uploads(files, Path(tmp))
-                summary = ingest_paths(context.services.lake, paths)
+                summary = ingest_uploads(context.services.lake, paths)
             etl = run_etl(context.services.lake, context.services.warehouse)
             if etl.outcome == "loaded":
                 context.holder.rescore_reference()
@@ -251,7 +291,7 @@ def operations_router(prefix: str) -> APIRouter:
         record = context.training.start(
             lambda progress: services.train(services.warehouse, services.registry, wanted, progress)
         )
-        return training_run_body(record)
+        return training_run_body(record, context.redactor)
 
     @router.get(
         "/training-runs/{run_id}",
@@ -269,6 +309,6 @@ def operations_router(prefix: str) -> APIRouter:
         run_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="Run id.")],
     ) -> TrainingRun:
         """Status, progress per step and, once finished, the result of a training run."""
-        return training_run_body(context.training.get(run_id))
+        return training_run_body(context.training.get(run_id), context.redactor)
 
     return router

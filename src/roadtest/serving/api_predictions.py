@@ -10,6 +10,7 @@ from typing import Annotated, Any, cast
 import numpy as np
 import polars as pl
 from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
 
 from roadtest.serving.context import Context, ReadAccess
 from roadtest.serving.errors import ApiError
@@ -36,6 +37,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def as_exception(error: ItemError) -> Exception:
+    """The error a single-vehicle call raises: field errors become a 422 like any invalid body."""
+    if error.errors:
+        return RequestValidationError(
+            [{"loc": ("body", *e.loc), "msg": e.msg, "type": e.type} for e in error.errors]
+        )
+    return ApiError(error.status, error.detail)
+
+
 def predictions_router(prefix: str, batch_model: type[BatchRequest]) -> APIRouter:
     """The prediction routes; ``batch_model`` carries the batch size limit of the settings."""
     router = APIRouter(
@@ -57,7 +67,7 @@ def predictions_router(prefix: str, batch_model: type[BatchRequest]) -> APIRoute
         _, results = context.predictor.predict([vehicle], started)
         outcome = results[0]
         if isinstance(outcome, ItemError):
-            raise ApiError(outcome.status, outcome.detail)
+            raise as_exception(outcome)
         return outcome
 
     @router.post("/predictions/batch", response_model=BatchResponse, summary="Score many vehicles")
@@ -122,7 +132,7 @@ def predictions_router(prefix: str, batch_model: type[BatchRequest]) -> APIRoute
         _, results = context.predictor.predict([VehicleInput(knr=knr)], started)
         outcome = results[0]
         if isinstance(outcome, ItemError):
-            raise ApiError(outcome.status, outcome.detail)
+            raise as_exception(outcome)
         return outcome
 
     return router

@@ -26,8 +26,8 @@ def too_large_message(limit: int) -> str:
 class BodyTooLargeError(HTTPException):
     """The body passed the limit while it was being received.
 
-    An HTTPException, so the body parsers let it through and the error handlers
-    answer 413 with the common error body.
+    An HTTPException, so FastAPI's body parsers let it through and the app's
+    error handlers answer 413 with the common error body.
     """
 
     def __init__(self, limit: int) -> None:
@@ -60,7 +60,6 @@ class BodySizeLimit:
             await _refuse(scope, send, limit)
             return
         received = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -71,17 +70,7 @@ class BodySizeLimit:
                     raise BodyTooLargeError(limit)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLargeError:
-            if started:
-                raise
-            await _refuse(scope, send, limit)
+        await self.app(scope, counting_receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -8,8 +8,9 @@ ETL's transforms) first. Every probability served is written to the
 warehouse's predictions table before the response leaves.
 
 A batch is scored with one warehouse read and one model call for all its KNR
-vehicles, and one transform call per group of row vehicles, which is what
-makes thousands of vehicles a second possible.
+vehicles, and one warehouse write for all its predictions, which is what
+makes thousands of vehicles a second possible; each vehicle given by rows is
+transformed on its own, so one vehicle's rows can never reach another's.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from roadtest.serving.metrics import ApiMetrics
 from roadtest.serving.model_holder import ModelHolder, Served
 from roadtest.serving.schemas import (
     FailureGroup,
+    FieldError,
     ItemError,
     Prediction,
     QuarantinedRow,
@@ -49,7 +51,6 @@ from roadtest.warehouse.store import utc_now
 Source = Literal["knr", "rows"]
 
 _STORE_ATTEMPTS: Final = 3
-_TABLES: Final = (SourceTable.RESULTADOS, SourceTable.STATUS, SourceTable.FALHAS)
 
 
 @dataclass
@@ -82,6 +83,27 @@ def unknown_knr_error(knr: str) -> ItemError:
         status=404,
         detail=f"KNR {knr} has no data in the warehouse; ingest its exports (POST /v1/ingest) "
         "or send its rows instead.",
+    )
+
+
+def unusable_rows_error(knr: str, quarantined: list[QuarantinedRow]) -> ItemError:
+    """422 for a vehicle none of whose rows could be used, with each row's reason."""
+    errors = [
+        FieldError(loc=["rows", q.table, q.row], msg=q.reason, type="row_unusable")
+        for q in quarantined
+    ] or [
+        FieldError(
+            loc=["rows"],
+            msg="no row is known before the road test (all are at or after its start)",
+            type="rows_unusable",
+        )
+    ]
+    return ItemError(
+        status=422,
+        detail=f"No usable row for KNR {knr}: {errors[0].msg}"
+        + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+        + ".",
+        errors=errors,
     )
 
 
@@ -159,7 +181,7 @@ class Predictor:
             outcomes[index] = outcome
         done = [o for o in outcomes if o is not None]
         scored = [o for o in done if isinstance(o, Scored)]
-        predicted_at = self._store(served.model, scored)
+        instants = self._store(served.model, scored)
         self._metrics.observe_scores([s.probability for s in scored if s.source == "knr"], "knr")
         self._metrics.observe_scores([s.probability for s in scored if s.source == "rows"], "rows")
         elapsed = (time.perf_counter() - started) * 1000
@@ -171,7 +193,8 @@ class Predictor:
                 results.append(outcome)
                 continue
             percentile = None if percentiles is None else float(percentiles[position])
-            results.append(self._response(served.model, outcome, percentile, predicted_at, elapsed))
+            instant = instants[position]
+            results.append(self._response(served.model, outcome, percentile, instant, elapsed))
             position += 1
         return served, results
 
@@ -201,18 +224,7 @@ class Predictor:
             )
             quarantined = _quarantined(rejected)
             if features.height == 0:
-                reasons = (
-                    "; ".join(f"{q.table} row {q.row}: {q.reason}" for q in quarantined[:5])
-                    or "no row is known before the road test"
-                )
-                outcomes.append(
-                    (
-                        index,
-                        ItemError(
-                            status=422, detail=f"No usable row for KNR {rows.knr}: {reasons}."
-                        ),
-                    )
-                )
+                outcomes.append((index, unusable_rows_error(rows.knr, quarantined)))
                 continue
             p_fail, p_groups = model.score(features, events)
             as_of = features.get_column("as_of")[0]
@@ -221,24 +233,26 @@ class Predictor:
             )
         return outcomes
 
-    def _store(self, model: LoadedModel, scored: list[Scored]) -> datetime:
-        """Write the predictions; returns their ``predicted_at``.
+    def _store(self, model: LoadedModel, scored: list[Scored]) -> list[datetime]:
+        """Write the predictions; returns the ``predicted_at`` stored for each.
 
         A KNR repeated in the request gets a later instant so no key repeats. Another
         worker may store the same KNR in the same microsecond (the key is KNR, version,
         instant): then the write is retried a few microseconds later.
         """
-        predicted_at = utc_now()
+        base = utc_now()
         if not scored:
-            return predicted_at
+            return []
         for _ in range(_STORE_ATTEMPTS - 1):
+            instants = _instants(scored, base)
             try:
-                self._warehouse.record_predictions(_prediction_rows(model, scored, predicted_at))
-                return predicted_at
+                self._warehouse.record_predictions(_prediction_rows(model, scored, instants))
+                return instants
             except sa.exc.IntegrityError:
-                predicted_at += timedelta(microseconds=len(scored))
-        self._warehouse.record_predictions(_prediction_rows(model, scored, predicted_at))
-        return predicted_at
+                base += timedelta(microseconds=len(scored))
+        instants = _instants(scored, base)
+        self._warehouse.record_predictions(_prediction_rows(model, scored, instants))
+        return instants
 
     def _response(
         self,
@@ -283,14 +297,21 @@ def group_catalogue(names: tuple[str, ...]) -> tuple[tuple[str, int | None, tupl
     return tuple((name, group_id_of(name), tuple(checks_for(name))) for name in names)
 
 
-def _prediction_rows(model: LoadedModel, scored: list[Scored], base: datetime) -> pl.DataFrame:
-    """Rows of the predictions table; the n-th repeat of a KNR is stored n microseconds later."""
+def _instants(scored: list[Scored], base: datetime) -> list[datetime]:
+    """``base`` for each prediction; the n-th repeat of a KNR gets ``base`` + n microseconds."""
     seen: dict[str, int] = {}
     instants = []
     for item in scored:
         repeat = seen.get(item.knr, 0)
         seen[item.knr] = repeat + 1
         instants.append(base + timedelta(microseconds=repeat))
+    return instants
+
+
+def _prediction_rows(
+    model: LoadedModel, scored: list[Scored], instants: list[datetime]
+) -> pl.DataFrame:
+    """Rows of the predictions table."""
     return pl.DataFrame(
         {
             "knr": [s.knr for s in scored],

@@ -318,11 +318,24 @@ class Prediction(BaseModel):
     elapsed_ms: float = Field(description="Time the API spent on this request (ms).")
 
 
+class FieldError(BaseModel):
+    """One invalid input field."""
+
+    loc: list[str | int] = Field(description="Where: body, then the path to the field.")
+    msg: str = Field(description="What is wrong with it.")
+    type: str = Field(description="Error kind.")
+
+
 class ItemError(BaseModel):
     """Why one vehicle of a batch got no prediction."""
 
     status: int = Field(description="The status a single-vehicle call would have answered.")
     detail: str = Field(description="What is wrong.")
+    errors: list[FieldError] = Field(
+        default_factory=list,
+        description="For rows that could not be used: one entry per row, located from the "
+        "vehicle (rows, table, position).",
+    )
 
 
 class BatchItem(BaseModel):
@@ -348,14 +361,6 @@ class ErrorBody(BaseModel):
 
     detail: str
     request_id: str | None
-
-
-class FieldError(BaseModel):
-    """One invalid input field."""
-
-    loc: list[str | int] = Field(description="Where: body, then the path to the field.")
-    msg: str = Field(description="What is wrong with it.")
-    type: str = Field(description="Error kind.")
 
 
 class ValidationErrorBody(BaseModel):

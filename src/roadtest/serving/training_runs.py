@@ -107,7 +107,6 @@ class TrainingRuns:
         self._runs: dict[str, RunRecord] = {}
         self._lock = threading.Lock()
         self._on_success = on_success
-        self._thread: threading.Thread | None = None
 
     def start(self, train: TrainFunction) -> RunRecord:
         """Start a run; 409 while another one is running."""
@@ -121,10 +120,9 @@ class TrainingRuns:
             record = RunRecord(id=uuid.uuid4().hex, started_at=datetime.now(UTC))
             self._runs[record.id] = record
             progress = RunProgress(record, self._lock)
-            self._thread = threading.Thread(
+            threading.Thread(
                 target=self._run, args=(record, train, progress), name="training-run", daemon=True
-            )
-            self._thread.start()
+            ).start()
         return self.get(record.id)
 
     def get(self, run_id: str) -> RunRecord:
@@ -148,12 +146,6 @@ class TrainingRuns:
                 model_version=record.model_version,
                 error=record.error,
             )
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for the current run's thread (shutdown and tests)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
 
     def _run(self, record: RunRecord, train: TrainFunction, progress: RunProgress) -> None:
         try:
