@@ -42,10 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import mlflow
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import psutil
+from mlflow.pyfunc import PythonModel
 
 from roadtest.config import Settings
 from roadtest.etl.jobs import run_etl
@@ -292,7 +293,7 @@ def tree_rss_mb(process: psutil.Process) -> float:
     return total / 2**20
 
 
-class KnrModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class KnrModel(PythonModel):
     """The champion as an MLflow pyfunc: KNRs in, probabilities out, marts read like ours."""
 
     def load_context(self, context: Any) -> None:
