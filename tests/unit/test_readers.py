@@ -194,6 +194,7 @@ def test_duplicate_rows_are_all_kept() -> None:
         ("bad.xlsx", b"this is not a workbook", "named like an Excel workbook but is not one"),
         ("bad.parquet", b"nope", "named like a Parquet file"),
         ("other.csv", b"a;b;c\n1;2;3\n", "no header row with the columns of a known export"),
+        ("cr.csv", b"0\r\t\r\n", "no header row with the columns of a known export"),
         ("dup.csv", b"KNR;STATUS;DATA;DATA\nk;s;d;d\n", "names the column DATA twice"),
         ("ragged.csv", b"KNR;STATUS;DATA\nk;s;d;extra;more\n", "more cells than the header"),
     ],

@@ -139,13 +139,14 @@ class DataQualityError(Exception):
         )
 
 
-def local_spark_session() -> SparkSession:
+def local_spark_session(driver_memory: str = "4g") -> SparkSession:
     """A local Spark session for ``engine="spark"``; pyspark is imported only then.
 
     Spark binds to the first non-loopback interface unless told otherwise; the
     session is kept on 127.0.0.1 so a local ETL never talks to the network. The
     bronze frames enter Spark through the driver, hence a driver larger than
-    Spark's 1 GB default.
+    Spark's 1 GB default (a 20,000-vehicle plant needs about 8 GB; pass a session
+    of your own to ``run_etl`` for more).
     """
     from pyspark.sql import SparkSession  # optional dependency (the ``spark`` extra)
 
@@ -160,7 +161,7 @@ def local_spark_session() -> SparkSession:
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.memory", "4g")
+        .config("spark.driver.memory", driver_memory)
         .getOrCreate()
     )
 

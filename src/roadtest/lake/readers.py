@@ -244,7 +244,10 @@ def sniff_csv_header(lines: Sequence[str]) -> tuple[str, HeaderMatch] | None:
         for separator in _CSV_SEPARATORS:
             if separator not in line:
                 continue
-            fields = next(csv.reader([line], delimiter=separator), [])
+            try:
+                fields = next(csv.reader([line], delimiter=separator), [])
+            except csv.Error:  # a stray carriage return inside a line: not a header row
+                continue
             match = match_header(fields)
             if match is not None:
                 candidates.append((len(match.columns), separator, match))
