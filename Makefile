@@ -40,11 +40,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
-## lock: re-resolve the pinned lock file from pyproject.toml (run after changing dependencies)
+## lock: re-resolve the pinned lock file from pyproject.toml (run after changing dependencies);
+## the current pins are kept where they still fit (UNPIN="pkg1|pkg2" frees some, or delete the lock)
+UNPIN ?= ^$$
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet ".[dev,spark,train]"
+	touch requirements.lock && grep -Ev '^($(UNPIN))==' requirements.lock > .lockenv/constraints.txt || true
+	.lockenv/bin/python -m pip install --quiet -c .lockenv/constraints.txt ".[dev,spark,train,orchestration]"
 	.lockenv/bin/python -m pip freeze --exclude roadtest | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock
 	rm -rf .lockenv
 

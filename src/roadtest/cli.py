@@ -381,8 +381,17 @@ def demo_predictions(settings: Settings, warehouse: Any) -> dict[str, Any]:
     return {"model_version": model.version, "vehicles": predictions.height}
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_demo(settings: Settings, api_port: int = 8000, dashboard_port: int = 8501) -> None:
-    """Run the API and the dashboard on 127.0.0.1 until Ctrl+C (or one stops), then stop both."""
+    """Run the API and the dashboard on 127.0.0.1 until Ctrl+C (or one stops), then stop both.
+
+    SIGTERM (a service manager's or ``kill``'s stop) is treated like Ctrl+C, so the two
+    servers never outlive the demo.
+    """
+    import signal
     import subprocess
     import time
 
@@ -397,6 +406,7 @@ def serve_demo(settings: Settings, api_port: int = 8000, dashboard_port: int = 8
         f"API:       http://127.0.0.1:{api_port}/v1/docs\n"
         f"dashboard: http://127.0.0.1:{dashboard_port}\n(Ctrl+C stops both)"
     )
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(1)
@@ -741,3 +751,118 @@ def serve(
         serve_api(Settings(), host=host, port=port, workers=workers, log_level=log_level)
     except ServeError as error:
         raise fail(str(error), code=2) from error
+
+
+def load_settings() -> Settings:
+    """The settings of the environment, or an exit saying which variable is wrong."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"ROADTEST_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise fail(f"bad configuration: {problems}", code=2) from error
+
+
+@app.command()
+def monitor(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one round, exit 1 if a check failed.")
+    ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            min=1.0, help="Seconds between rounds (default ROADTEST_MONITOR_INTERVAL_SECONDS)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per round.")
+    ] = False,
+) -> None:
+    """Check every service on an interval: history in the warehouse, Prometheus metrics.
+
+    The metrics listen on ROADTEST_METRICS_HOST:ROADTEST_METRICS_PORT (127.0.0.1:9108
+    by default) while the loop runs; SIGTERM or Ctrl+C stops it.
+    """
+    import logging
+    import signal
+    import threading
+
+    from roadtest.monitor import Monitor, RoundReport
+
+    settings = load_settings()
+    if interval is not None:
+        settings = settings.model_copy(update={"monitor_interval_seconds": interval})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    watcher = Monitor.from_settings(settings)
+
+    def show(report: RoundReport) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps(report.to_dict(), default=str) + "\n")
+            sys.stdout.flush()
+            return
+        for r in report.results:
+            state = "[green]ok[/]" if r.ok else "[bold red]DOWN[/]"
+            err_console.print(f"{r.service:<10} {state} {r.latency_ms:8.1f} ms  {r.detail}")
+
+    if once:
+        report = watcher.run_round()
+        show(report)
+        raise typer.Exit(0 if report.all_ok else 1)
+    try:
+        server = watcher.metrics.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as error:
+        raise fail(
+            f"cannot listen for metrics on {settings.metrics_host}:{settings.metrics_port}: "
+            f"{error}; set ROADTEST_METRICS_PORT to a free port",
+            code=2,
+        ) from error
+    err_console.print(
+        f"monitoring {len(watcher.checks)} services every {settings.monitor_interval_seconds:g} s; "
+        f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        watcher.run_forever(stop, show)
+    except KeyboardInterrupt:
+        err_console.print("stopping")
+    finally:
+        server.shutdown()
+
+
+@app.command()
+def orchestrate(
+    host: Annotated[
+        str, typer.Option(help="Address of the Dagster UI (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the Dagster UI.")] = 3000,
+) -> None:
+    """Run Dagster (webserver and daemon) over the roadtest assets, sensors and schedule.
+
+    Run state lives in DAGSTER_HOME (default HOME/dagster); the landing sensor,
+    the retraining schedule and trigger, and the failure alert start switched on.
+    The command becomes the Dagster process, so SIGTERM and Ctrl+C reach it directly.
+    """
+    import os
+
+    from roadtest.orchestration.definitions import build_definitions
+
+    settings = load_settings()
+    try:
+        build_definitions(settings)
+    except Exception as error:
+        raise fail(f"the orchestration cannot start: {error}", code=2) from error
+    env = dict(os.environ)
+    if not env.get("DAGSTER_HOME"):
+        dagster_home = (settings.home / "dagster").resolve()
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        (dagster_home / "dagster.yaml").touch()
+        env["DAGSTER_HOME"] = str(dagster_home)
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    command = [dagster, "dev", "-m", "roadtest.orchestration.definitions"]
+    err_console.print(f"Dagster UI on http://{host}:{port} (Ctrl+C stops it)")
+    os.execve(dagster, [*command, "--host", host, "--port", str(port)], env)

@@ -95,6 +95,94 @@ class Settings(BaseSettings):
         description="Recent vehicles whose risk a prediction's percentile is ranked against.",
     )
 
+    api_url: str | None = Field(
+        default=None,
+        description="Base URL of the roadtest API, e.g. http://127.0.0.1:8000; the monitor "
+        "checks GET /v1/health and /v1/ready there (not checked when unset).",
+    )
+    dashboard_url: str | None = Field(
+        default=None,
+        description="Base URL of the dashboard, e.g. http://127.0.0.1:8501; the monitor checks "
+        "GET /_stcore/health there (not checked when unset).",
+    )
+    dagster_url: str | None = Field(
+        default=None,
+        description="Base URL of the Dagster webserver, e.g. http://127.0.0.1:3000; the monitor "
+        "checks GET /server_info there (not checked when unset).",
+    )
+    monitor_interval_seconds: float = Field(
+        default=60.0, gt=0, description="Seconds between two rounds of health checks."
+    )
+    monitor_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest a health check may take; a service slower than this is down.",
+    )
+    monitor_unhealthy_after: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive failed checks after which a service is flagged unhealthy.",
+    )
+    monitor_buffer_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most health checks kept in memory while the warehouse cannot be written; "
+        "the oldest are dropped beyond it.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's Prometheus metrics listen on (127.0.0.1: this "
+        "machine only; 0.0.0.0 inside a container).",
+    )
+    metrics_port: int = Field(
+        default=9108, ge=1, le=65535, description="Port of the worker's Prometheus metrics."
+    )
+    landing_dir: Path | None = Field(
+        default=None,
+        description="Folder where new export files are dropped; the orchestrator ingests and "
+        "loads them. Default: HOME/landing.",
+    )
+    retrain_cron: str = Field(
+        default="0 3 1 * *",
+        description="Cron schedule of the regular retraining (default: 03:00 on the 1st of "
+        "every month).",
+    )
+    retrain_timezone: str = Field(
+        default="UTC", description="Time zone the retraining cron schedule is read in."
+    )
+    retrain_models: str = Field(
+        default="gru,gbm,logreg",
+        description="Comma-separated models an orchestrated retraining trains.",
+    )
+    drift_psi_threshold: float = Field(
+        default=0.25,
+        gt=0,
+        description="Population stability index of a key feature (champion's training vehicles "
+        "against recent ones) above which retraining is triggered.",
+    )
+    drift_recent_vehicles: int = Field(
+        default=500,
+        ge=10,
+        description="Newest vehicles compared with the champion's training data for drift.",
+    )
+    performance_drop_threshold: float = Field(
+        default=0.10,
+        gt=0,
+        le=1,
+        description="Drop of live recall at the 20 % inspection budget below the champion's "
+        "test recall that triggers retraining.",
+    )
+    performance_min_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed road tests with a live prediction needed before live performance "
+        "can trigger retraining.",
+    )
+    alert_webhook_url: str | None = Field(
+        default=None,
+        description="URL that receives a JSON POST when an orchestrated run fails (optional).",
+    )
+
     @field_validator("api_key_hashes", "api_read_key_hashes", "api_cors_origins", mode="before")
     @classmethod
     def split_comma_list(cls, value: object) -> object:
@@ -132,6 +220,12 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    def resolved_landing_dir(self) -> Path:
+        """The landing folder for new exports, falling back to HOME/landing."""
+        if self.landing_dir is not None:
+            return self.landing_dir
+        return (self.home / "landing").resolve()
 
     def s3_storage_options(self) -> dict[str, str]:
         """Object-store options in the form deltalake and pyarrow's S3 client understand."""

@@ -33,6 +33,7 @@ from roadtest.dashboard.i18n import (
     group_name,
     translate,
 )
+from roadtest.monitor import drift
 from roadtest.serving.checks import GROUP_CHECKS
 
 DASHBOARD = Path(data.__file__).parent
@@ -335,10 +336,10 @@ def test_confusion_matrix_from_metrics() -> None:
 
 
 def test_split_window_and_labels_in_it() -> None:
-    window = data.split_window(_record("1", "gbm", True, 0.3).params, "test")
+    window = drift.split_window(_record("1", "gbm", True, 0.3).params, "test")
     assert window == (datetime(2024, 1, 5), datetime(2024, 1, 9, 12))
-    assert data.split_window({}, "test") is None
-    inside = data.labels_in_window(_labels(), window)
+    assert drift.split_window({}, "test") is None
+    inside = drift.labels_in_window(_labels(), window)
     assert inside["knr"].to_list() == ["k3"]
 
 
@@ -392,7 +393,7 @@ def _outcomes() -> pl.DataFrame:
 
 
 def test_live_predictions_keep_the_latest_made_before_the_road_test() -> None:
-    live = data.live_predictions(_predictions(), _outcomes())
+    live = drift.live_predictions(_predictions(), _outcomes())
     assert live.height == 8
     assert live["probability"].to_list() == [0.5] * 8
     assert live.filter(pl.col("predicted_at") >= datetime(2024, 1, 10, 12)).is_empty()
@@ -401,7 +402,7 @@ def test_live_predictions_keep_the_latest_made_before_the_road_test() -> None:
 def test_live_performance_matches_sklearn() -> None:
     first_round = datetime(2024, 1, 10, 10)
     predictions = _predictions().filter(pl.col("predicted_at") == first_round)
-    live = data.live_predictions(predictions, _outcomes())
+    live = drift.live_predictions(predictions, _outcomes())
     table = data.live_performance(live, budget=0.25)
     row = table.row(0, named=True)
     y = live["road_test_failed"].cast(pl.Int64).to_numpy()
@@ -415,7 +416,7 @@ def test_live_performance_matches_sklearn() -> None:
 
 
 def test_live_performance_leaves_undefined_metrics_empty() -> None:
-    live = data.live_predictions(
+    live = drift.live_predictions(
         _predictions(), _outcomes().with_columns(road_test_failed=pl.lit(False))
     )
     row = data.live_performance(live).row(0, named=True)
@@ -423,7 +424,7 @@ def test_live_performance_leaves_undefined_metrics_empty() -> None:
 
 
 def test_live_over_time_compares_predicted_and_observed() -> None:
-    live = data.live_predictions(_predictions(), _outcomes())
+    live = drift.live_predictions(_predictions(), _outcomes())
     table = data.live_over_time(live, "1d")
     assert table.row(0, named=True)["mean_probability"] == pytest.approx(0.5)
     assert table.row(0, named=True)["failure_rate"] == pytest.approx(0.5)
@@ -432,25 +433,21 @@ def test_live_over_time_compares_predicted_and_observed() -> None:
 def test_population_stability_sees_a_shift_and_not_noise() -> None:
     rng = np.random.default_rng(0)
     reference = pl.Series(rng.normal(0, 1, 4000))
-    assert (
-        data.population_stability(reference, pl.Series(rng.normal(0, 1, 4000))) < data.PSI_MODERATE
-    )
-    assert (
-        data.population_stability(reference, pl.Series(rng.normal(1.5, 1, 4000))) > data.PSI_MAJOR
-    )
-    assert math.isnan(data.population_stability(reference, pl.Series([], dtype=pl.Float64)))
+    same, shifted = pl.Series(rng.normal(0, 1, 4000)), pl.Series(rng.normal(1.5, 1, 4000))
+    assert drift.population_stability(reference, same) < drift.PSI_MODERATE
+    assert drift.population_stability(reference, shifted) > drift.PSI_MAJOR
+    assert math.isnan(drift.population_stability(reference, pl.Series([], dtype=pl.Float64)))
 
 
 def test_population_stability_of_text_and_missing_values() -> None:
     reference = pl.Series(["DHS"] * 50 + ["CWL"] * 50)
-    assert data.population_stability(reference, reference) == pytest.approx(0.0)
-    assert (
-        data.population_stability(reference, pl.Series(["DHS"] * 95 + ["CWL"] * 5)) > data.PSI_MAJOR
-    )
+    assert drift.population_stability(reference, reference) == pytest.approx(0.0)
+    mostly_dhs = pl.Series(["DHS"] * 95 + ["CWL"] * 5)
+    assert drift.population_stability(reference, mostly_dhs) > drift.PSI_MAJOR
     numbers = pl.Series([1.0, 2.0, 3.0, 4.0] * 25)
     assert (
-        data.population_stability(numbers, pl.Series([None] * 50 + [1.0, 2.0] * 25))
-        > data.PSI_MAJOR
+        drift.population_stability(numbers, pl.Series([None] * 50 + [1.0, 2.0] * 25))
+        > drift.PSI_MAJOR
     )
 
 
@@ -472,7 +469,7 @@ def test_recent_vehicles_are_the_latest_by_feature_time() -> None:
     features = pl.DataFrame(
         {"knr": ["a", "b", "c"], "as_of": [T0, T0 + timedelta(days=2), T0 + timedelta(days=1)]}
     )
-    assert data.recent_vehicles(features, 2)["knr"].to_list() == ["b", "c"]
+    assert drift.recent_vehicles(features, 2)["knr"].to_list() == ["b", "c"]
 
 
 # --- data and health ----------------------------------------------------------------------------

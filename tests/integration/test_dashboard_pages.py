@@ -21,9 +21,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from roadtest.config import Settings
-from roadtest.dashboard import data, sources
+from roadtest.dashboard import sources
 from roadtest.dashboard.i18n import fmt_int, fmt_pct, translate
 from roadtest.lake import Lake
+from roadtest.monitor.drift import DRIFT_CATEGORICAL, DRIFT_NUMERIC
 from roadtest.training.registry import Registry
 from roadtest.training.scoring import load_champion, score_vehicles
 from roadtest.warehouse import Warehouse
@@ -313,7 +314,7 @@ def test_models_page_shows_the_registry_and_live_performance(
     charts = len(app.get("plotly_chart"))
     assert charts >= 6, "versions, confusion, ROC, PR, calibration, budget (and live, drift)"
     drift = _frame(app, t("col.psi"))
-    assert set(drift[t("col.feature")]) <= set(data.DRIFT_NUMERIC + data.DRIFT_CATEGORICAL)
+    assert set(drift[t("col.feature")]) <= set(DRIFT_NUMERIC + DRIFT_CATEGORICAL)
 
 
 @pytest.mark.slow

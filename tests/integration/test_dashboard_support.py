@@ -26,9 +26,9 @@ from typing import Final
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 
 from roadtest.config import Settings
+from roadtest.dashboard.data import HEALTH_SCHEMA
 from roadtest.etl.jobs import run_etl
 from roadtest.lake import Lake, ingest_paths
 from roadtest.simulate import PlantConfig, simulate_plant, write_exports
@@ -36,6 +36,7 @@ from roadtest.training.pipeline import TrainConfig, train
 from roadtest.training.registry import Registry
 from roadtest.training.scoring import load_champion, predict_and_store
 from roadtest.warehouse import Warehouse
+from roadtest.warehouse.schema import HEALTH_CHECK
 
 DASHBOARD_PLANT: Final = PlantConfig(vehicles=500, seed=23)
 CUTS: Final = (0.6, 0.92)
@@ -98,17 +99,8 @@ def _health_history(warehouse: Warehouse) -> None:
                     "detail": "connection refused" if down else "ok",
                 }
             )
-    with warehouse.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TABLE health_check (service TEXT NOT NULL, checked_at TIMESTAMPTZ NOT NULL, "
-            "ok BOOLEAN NOT NULL, latency_ms DOUBLE PRECISION, detail TEXT)"
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO health_check VALUES (:service, :checked_at, :ok, :latency_ms, :detail)"
-            ),
-            rows,
-        )
+    with warehouse.transaction() as tx:
+        tx.append_rows(HEALTH_CHECK.name, pl.DataFrame(rows, schema=HEALTH_SCHEMA))
 
 
 def build_dashboard_home(root: Path) -> DashboardHome:

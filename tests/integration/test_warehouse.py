@@ -92,11 +92,11 @@ def test_migrate_creates_every_table_once_and_then_does_nothing(warehouse_url: s
     warehouse = connect(warehouse_url)
     try:
         assert warehouse.schema_version() == 0
-        assert warehouse.migrate() == [1]
-        assert warehouse.schema_version() == 1
+        assert warehouse.migrate() == [1, 2]
+        assert warehouse.schema_version() == 2
         assert warehouse.migrate() == []
         ledger = warehouse.read_table("schema_migrations")
-        assert ledger["version"].to_list() == [1]
+        assert ledger["version"].to_list() == [1, 2]
         for name, spec in WAREHOUSE_TABLES.items():
             assert warehouse.read_table(name).schema == spec.schema()
     finally:
@@ -288,7 +288,7 @@ def test_settings_default_to_a_duckdb_file_under_home(tmp_path: Path) -> None:
     warehouse = Warehouse.from_settings(Settings(home=home, warehouse_url=None))
     try:
         assert warehouse.backend == "duckdb"
-        assert warehouse.migrate() == [1]
+        assert warehouse.migrate() == [1, 2]
         assert (home / "warehouse.duckdb").is_file()
     finally:
         warehouse.dispose()

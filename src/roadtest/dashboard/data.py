@@ -35,6 +35,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from roadtest.contracts.partner import PRE_ROAD_TEST_HALLES, S_GROUPS
 from roadtest.contracts.warehouse import UNKNOWN_GROUP, slug
+from roadtest.monitor.drift import (
+    DRIFT_CATEGORICAL,
+    DRIFT_NUMERIC,
+    drift_level,
+    population_stability,
+)
 from roadtest.training.evaluate import recall_at_budget
 
 _EPSILON: Final = 1e-9
@@ -53,25 +59,6 @@ DEFAULT_BUDGET: Final = 0.2
 MIN_VEHICLES: Final = 5
 """Fewest vehicles behind a rate before it is ranked: below that one failure swings it wildly."""
 
-PSI_MODERATE: Final = 0.1
-PSI_MAJOR: Final = 0.25
-"""Population stability index levels: below 0.1 stable, 0.1–0.25 moderate shift, above major."""
-
-DRIFT_NUMERIC: Final = (
-    "n_results",
-    "n_nok",
-    "nok_rate",
-    "n_rework",
-    "rework_rate",
-    "min_margin",
-    "n_passages",
-    "n_negative_gaps",
-    "line_time_s",
-    "n_defects",
-)
-DRIFT_CATEGORICAL: Final = ("motor", "cor", "modelo")
-"""Feature-mart columns whose drift the Models page watches: the inputs with the most weight in
-the simulator's failure mechanisms and the vehicle configuration."""
 
 Period = Literal["1d", "1w", "1mo"]
 DefectScope = Literal["road_test", "before_road_test", "all"]
@@ -533,20 +520,6 @@ def confusion_matrix(metrics: Mapping[str, float]) -> np.ndarray | None:
     return np.array(cells, dtype=np.int64).reshape(2, 2)
 
 
-def split_window(params: Mapping[str, str], part: str) -> tuple[datetime, datetime] | None:
-    """The (first, last) road-test start of a run's ``train``/``valid``/``test`` part."""
-    start, end = params.get(f"split.{part}_start"), params.get(f"split.{part}_end")
-    if not start or not end:
-        return None
-    return datetime.fromisoformat(start), datetime.fromisoformat(end)
-
-
-def labels_in_window(labels: pl.DataFrame, window: tuple[datetime, datetime]) -> pl.DataFrame:
-    """Labelled vehicles whose road test started inside ``window`` (both ends included)."""
-    start, end = window
-    return labels.filter(pl.col("road_test_start_at").is_between(start, end, closed="both"))
-
-
 def activation_history(activations: pl.DataFrame, now: datetime) -> pl.DataFrame:
     """Which version served when, newest first, with how many days each period lasted."""
     return (
@@ -562,28 +535,6 @@ def activation_history(activations: pl.DataFrame, now: datetime) -> pl.DataFrame
         )
         .select("model_version", "active_from", "active_to", "days", "serving")
         .sort("active_from", descending=True)
-    )
-
-
-def live_predictions(predictions: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
-    """Each vehicle's latest pre-road-test prediction per version, with its outcome.
-
-    A prediction is *live* when the features it saw end before the vehicle's
-    road-test start (``features_as_of < road_test_start_at``): it was made while
-    the outcome was unknown. Predictions made afterwards (``roadtest predict --all``
-    over road-tested vehicles) score a known past and are left out.
-    """
-    outcomes = labels.select("knr", "road_test_failed", "road_test_start_at")
-    return (
-        predictions.join(outcomes, on="knr", how="inner")
-        .filter(
-            pl.col("features_as_of").is_not_null()
-            & (pl.col("features_as_of") < pl.col("road_test_start_at"))
-        )
-        .sort("predicted_at")
-        .group_by("knr", "model_version", maintain_order=True)
-        .last()
-        .sort("road_test_start_at", "knr")
     )
 
 
@@ -661,58 +612,6 @@ def live_over_time(live: pl.DataFrame, every: Period = "1w") -> pl.DataFrame:
     )
 
 
-def _shares(codes: np.ndarray, bins: int) -> np.ndarray:
-    counts = np.bincount(codes, minlength=bins).astype(np.float64)
-    return np.maximum(counts / max(codes.size, 1), 1e-4)
-
-
-def _numeric_codes(reference: np.ndarray, recent: np.ndarray, bins: int) -> tuple[Any, Any, int]:
-    """Bin both samples on the reference's quantiles; missing values get a bin of their own."""
-    known = reference[~np.isnan(reference)]
-    edges = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1))) if known.size else None
-    inner = np.empty(0) if edges is None else edges[1:-1]
-    n_bins = inner.size + 2
-
-    def codes(values: np.ndarray) -> np.ndarray:
-        found = np.searchsorted(inner, values, side="right")
-        return np.where(np.isnan(values), n_bins - 1, found)
-
-    return codes(reference), codes(recent), n_bins
-
-
-def population_stability(reference: pl.Series, recent: pl.Series, bins: int = 10) -> float:
-    """Population stability index of ``recent`` against ``reference``: Σ (a − e) · ln(a / e).
-
-    ``e``/``a`` are the shares of the reference and recent vehicles in each bin:
-    the reference's deciles for a number (missing values in a bin of their own),
-    each value for text. Shares are floored at 0.01 % so an empty bin counts as
-    a large shift instead of an infinite one. NaN when either side is empty.
-    """
-    if reference.len() == 0 or recent.len() == 0:
-        return float("nan")
-    if reference.dtype.is_numeric() or reference.dtype == pl.Boolean:
-        ref = reference.cast(pl.Float64).fill_null(float("nan")).to_numpy()
-        new = recent.cast(pl.Float64).fill_null(float("nan")).to_numpy()
-        ref_codes, new_codes, n_bins = _numeric_codes(ref, new, bins)
-    else:
-        values = pl.concat([reference, recent]).cast(pl.String).fill_null("").unique().sort()
-        index = {value: i for i, value in enumerate(values.to_list())}
-        n_bins = len(index)
-        ref_codes = np.array([index[v] for v in reference.cast(pl.String).fill_null("")])
-        new_codes = np.array([index[v] for v in recent.cast(pl.String).fill_null("")])
-    expected, actual = _shares(ref_codes, n_bins), _shares(new_codes, n_bins)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
-
-
-def drift_level(psi: float) -> str:
-    """``stable``, ``moderate`` or ``major`` for a stability index (``unknown`` when NaN)."""
-    if math.isnan(psi):
-        return "unknown"
-    if psi < PSI_MODERATE:
-        return "stable"
-    return "moderate" if psi < PSI_MAJOR else "major"
-
-
 def drift_table(
     reference: pl.DataFrame,
     recent: pl.DataFrame,
@@ -760,11 +659,6 @@ def _typical(values: pl.Series, is_number: bool) -> str:
 
 def _missing_share(values: pl.Series) -> float | None:
     return None if values.len() == 0 else values.null_count() / values.len()
-
-
-def recent_vehicles(features: pl.DataFrame, count: int) -> pl.DataFrame:
-    """The ``count`` vehicles with the latest feature time (``as_of``)."""
-    return features.sort("as_of", "knr", descending=[True, False]).head(count)
 
 
 # --- 5. data ----------------------------------------------------------------------------------

@@ -55,6 +55,20 @@ def create_tables(*names: str) -> Callable[[sa.Connection], None]:
     return apply
 
 
+def add_health_check(conn: sa.Connection) -> None:
+    """Create ``health_check`` and its (service, checked_at) index.
+
+    The health page reads one service's recent checks; PostgreSQL serves that
+    from the primary key's own index, DuckDB (keys not enforced) needs one made.
+    """
+    create_tables("health_check")(conn)
+    if not enforces_keys(conn.dialect.name):
+        conn.exec_driver_sql(
+            "CREATE INDEX IF NOT EXISTS ix_health_check_service_checked_at "
+            "ON health_check (service, checked_at)"
+        )
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         1,
@@ -78,6 +92,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "etl_state",
             "dq_check",
         ),
+    ),
+    Migration(
+        2,
+        "Health-check history of the monitor (health_check), indexed by service and time.",
+        add_health_check,
     ),
 )
 """Every migration, in version order. Append; never edit one that has shipped."""

@@ -267,12 +267,56 @@ DQ_CHECK = TableSpec(
     vehicle_scoped=False,
 )
 
+HEALTH_CHECK = TableSpec(
+    name="health_check",
+    description=(
+        "Every health check the monitor ran: one row per service and round, kept as the "
+        "status and latency history the dashboard's health page shows."
+    ),
+    columns=(
+        Column(
+            name="service",
+            dtype=pl.String(),
+            description="Checked service: api, api_ready, dashboard, warehouse, lake, registry, "
+            "s3 or dagster.",
+            nullable=False,
+        ),
+        Column(
+            name="checked_at",
+            dtype=UTC_INSTANT,
+            description="When the check started (UTC).",
+            nullable=False,
+        ),
+        Column(
+            name="ok",
+            dtype=pl.Boolean(),
+            description="True when the service answered as expected within the timeout.",
+            nullable=False,
+        ),
+        Column(
+            name="latency_ms",
+            dtype=pl.Float64(),
+            description="Time the check took, in milliseconds.",
+            nullable=False,
+        ),
+        Column(
+            name="detail",
+            dtype=pl.String(),
+            description="What the service answered, or why the check failed, for people.",
+            nullable=False,
+        ),
+    ),
+    primary_key=("service", "checked_at"),
+    vehicle_scoped=False,
+)
+
 PLATFORM_TABLES: Final[tuple[TableSpec, ...]] = (
     PREDICTIONS,
     MODEL_ACTIVATION,
     ETL_RUN,
     ETL_STATE,
     DQ_CHECK,
+    HEALTH_CHECK,
 )
 """Tables the platform writes itself (not built by the transforms)."""
 

@@ -10,6 +10,7 @@ import streamlit as st
 from roadtest.dashboard import charts, data, ui
 from roadtest.dashboard.i18n import fmt_float, fmt_int, fmt_pct, fmt_time
 from roadtest.dashboard.sources import SourceUnavailableError
+from roadtest.monitor import drift
 from roadtest.training.evaluate import Evaluation, evaluate_scores
 from roadtest.training.registry import MODEL_NAME
 
@@ -98,7 +99,7 @@ def _version(
     )
     record = next(r for r in records if r.version == version)
     own = data.version_metrics(record.metrics, record.kind)
-    window = data.split_window(record.params, "test")
+    window = drift.split_window(record.params, "test")
     if window is not None:
         st.caption(
             ctx.t(
@@ -142,7 +143,7 @@ def _evaluate_on_window(
     ctx: ui.Context, version: str, window: tuple[datetime, datetime], threshold: float
 ) -> Evaluation:
     """The version's scores of its own test vehicles, evaluated at its threshold."""
-    labels = data.labels_in_window(ui.table_of(ctx, "vehicle_label"), window)
+    labels = drift.labels_in_window(ui.table_of(ctx, "vehicle_label"), window)
     if labels.height == 0:
         raise SourceUnavailableError("models.window_gone")
     knrs = tuple(sorted(labels["knr"].to_list()))
@@ -208,7 +209,7 @@ def _live(ctx: ui.Context) -> None:
     if predictions.height == 0:
         raise SourceUnavailableError("empty.no_predictions")
     labels = ui.table_of(ctx, "vehicle_label")
-    live = data.live_predictions(predictions, labels)
+    live = drift.live_predictions(predictions, labels)
     waiting = data.awaiting_outcome(predictions, labels)
     st.caption(ctx.t("models.live_note"))
     if live.height == 0:
@@ -247,12 +248,12 @@ def _drift(
     ctx: ui.Context, records: list[data.VersionRecord], champion: data.VersionRecord | None
 ) -> None:
     record = champion or records[-1]
-    window = data.split_window(record.params, "train")
+    window = drift.split_window(record.params, "train")
     if window is None:
         raise SourceUnavailableError("models.no_window")
     features = ui.table_of(ctx, "mart_vehicle_features")
     labels = ui.table_of(ctx, "vehicle_label", ["knr", "road_test_start_at"])
-    reference = features.join(data.labels_in_window(labels, window).select("knr"), on="knr")
+    reference = features.join(drift.labels_in_window(labels, window).select("knr"), on="knr")
     count = st.slider(
         ctx.t("models.recent_count"),
         min_value=10,
@@ -260,7 +261,7 @@ def _drift(
         value=min(RECENT_DEFAULT, max(10, features.height)),
         key="recent_count",
     )
-    recent = data.recent_vehicles(features, count)
+    recent = drift.recent_vehicles(features, count)
     st.caption(
         ctx.t(
             "models.drift_note",
@@ -271,12 +272,12 @@ def _drift(
     )
     if reference.height == 0:
         raise SourceUnavailableError("models.window_gone")
-    drift = data.drift_table(reference, recent)
-    levels = drift.with_columns(
+    table = data.drift_table(reference, recent)
+    levels = table.with_columns(
         pl.col("level").map_elements(lambda v: ctx.t(f"models.level.{v}"), return_dtype=pl.String)
     )
     ui.show_table(ctx, levels, key="drift", percent=("reference_missing", "recent_missing"))
-    feature = st.selectbox(ctx.t("models.feature"), drift["feature"].to_list(), key="drift_feature")
+    feature = st.selectbox(ctx.t("models.feature"), table["feature"].to_list(), key="drift_feature")
     st.plotly_chart(
         charts.distributions(
             reference[feature],

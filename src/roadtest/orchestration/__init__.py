@@ -1,0 +1,1 @@
+"""Dagster orchestration over the plain pipeline functions (see ``definitions``)."""
