@@ -29,7 +29,13 @@ import polars as pl
 
 from roadtest.contracts.partner import RESULT_STATUS_OK
 from roadtest.contracts.warehouse import FEATURE_ID_GROUPS, MART_VEHICLE_FEATURES
-from roadtest.features.windows import SpecWindows, fit_spec_windows, with_margins
+from roadtest.features.windows import (
+    SpecWindows,
+    fit_spec_windows,
+    last_positions,
+    position_feature_names,
+    with_margins,
+)
 from roadtest.models.inputs import TabularInputs
 
 CONFIGURATION_COLUMNS: Final = ("modelo", "cor", "motor")
@@ -63,6 +69,12 @@ class TabularConfig:
     """Fewest OK training values a test needs to get a spec window."""
     near_limit: float = 0.05
     """A result "near its limit" has a margin below this (share of the window width)."""
+    test_positions: bool = True
+    """Add each windowed test's last value, as a position in its window, as a feature.
+
+    Specs saved before this setting existed read as False, so their models keep
+    the columns they were trained on.
+    """
 
     def __post_init__(self) -> None:
         if self.min_ok_results < 2:
@@ -102,7 +114,8 @@ class TabularSpec:
             for column in CONFIGURATION_COLUMNS
             for value in (*self.categories[column], UNKNOWN_CATEGORY, MISSING_CATEGORY)
         )
-        return (*self.numeric_columns, *margin_feature_names(), *one_hot)
+        positions = position_feature_names(self.windows) if self.config.test_positions else ()
+        return (*self.numeric_columns, *margin_feature_names(), *one_hot, *positions)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -110,6 +123,7 @@ class TabularSpec:
             "config": {
                 "min_ok_results": self.config.min_ok_results,
                 "near_limit": self.config.near_limit,
+                "test_positions": self.config.test_positions,
             },
             "numeric_columns": list(self.numeric_columns),
             "categories": {k: list(v) for k, v in self.categories.items()},
@@ -120,7 +134,7 @@ class TabularSpec:
     def from_dict(cls, data: dict[str, Any]) -> TabularSpec:
         """Inverse of ``to_dict``."""
         return cls(
-            config=TabularConfig(**data["config"]),
+            config=TabularConfig(**{"test_positions": False, **data["config"]}),
             numeric_columns=tuple(data["numeric_columns"]),
             categories={k: tuple(v) for k, v in data["categories"].items()},
             windows=SpecWindows.from_dict(data["windows"]),
@@ -226,7 +240,7 @@ def build_tabular(features: pl.DataFrame, events: pl.DataFrame, spec: TabularSpe
     )
     require_columns(
         events,
-        ("knr", "event_type", "code", "detail", "id_group", "status", "value"),
+        ("knr", "seq", "event_type", "code", "detail", "id_group", "status", "value"),
         "the event table",
     )
     require_unique_knrs(features, "the feature table")
@@ -248,5 +262,8 @@ def build_tabular(features: pl.DataFrame, events: pl.DataFrame, spec: TabularSpe
         )
         .collect()
     )
-    matrix = table.select(names).to_numpy().astype(np.float32, copy=False)
+    matrix = table.to_numpy().astype(np.float32, copy=False)
+    if spec.config.test_positions:
+        positions = last_positions(events, features.get_column("knr"), spec.windows)
+        matrix = np.hstack([matrix, positions])
     return TabularInputs(features=matrix, feature_names=names)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+import numpy as np
 import polars as pl
 
 from roadtest.contracts.partner import RESULT_STATUS_OK
@@ -146,3 +147,52 @@ def with_margins(events: pl.LazyFrame, windows: SpecWindows) -> pl.LazyFrame:
         .with_columns(margin=margin())
         .drop("ok_min", "ok_max")
     )
+
+
+POSITION_FLOOR: Final = -1.0
+POSITION_CEILING: Final = 2.0
+"""Positions are clipped to a window width beyond either edge, like margins."""
+
+
+def position_feature_names(windows: SpecWindows) -> tuple[str, ...]:
+    """One feature per windowed test: ``position:<NAME>/<VALUE_ID>``, in the windows' order."""
+    return tuple(f"position:{n}/{v}" for n, v in zip(windows.names, windows.value_ids, strict=True))
+
+
+def last_positions(events: pl.DataFrame, knrs: pl.Series, windows: SpecWindows) -> np.ndarray:
+    """Per vehicle of ``knrs`` and windowed test: where its last value lies in the window.
+
+    (value - ok_min) / (ok_max - ok_min): 0 on the lower edge, 1 on the upper,
+    NaN when the vehicle has no finite value of the test. Signed, unlike the
+    margin, because a plant's mechanisms are one-sided (a battery voltage at
+    the bottom of its window, not at the top, drains the battery), and per test,
+    because an aggregate over all tests drowns the few that matter. The last
+    value is the one the vehicle leaves the line with, after any rework.
+    """
+    tests = windows.frame().with_row_index("test")
+    found = (
+        events.lazy()
+        .filter((pl.col("event_type") == RESULT_EVENT) & pl.col("value").is_finite())
+        .join(knrs.to_frame("knr").with_row_index("vehicle").lazy(), on="knr", how="inner")
+        .join(tests.lazy(), on=list(_KEY), how="inner")
+        .filter(pl.col("ok_max") > pl.col("ok_min"))
+        .group_by("vehicle", "test")
+        .agg(
+            pl.col("value").sort_by("seq").last(),
+            pl.col("ok_min").first(),
+            pl.col("ok_max").first(),
+        )
+        .select(
+            "vehicle",
+            "test",
+            ((pl.col("value") - pl.col("ok_min")) / (pl.col("ok_max") - pl.col("ok_min")))
+            .clip(POSITION_FLOOR, POSITION_CEILING)
+            .alias("position"),
+        )
+        .collect()
+    )
+    matrix = np.full((knrs.len(), tests.height), np.nan, dtype=np.float32)
+    matrix[found.get_column("vehicle").to_numpy(), found.get_column("test").to_numpy()] = (
+        found.get_column("position").to_numpy()
+    )
+    return matrix
