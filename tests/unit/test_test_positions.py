@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from roadtest.features import TabularConfig, build_tabular, fit_tabular_spec
+from roadtest.features import (
+    SequenceConfig,
+    SequenceSpec,
+    TabularConfig,
+    build_sequences,
+    build_tabular,
+    fit_sequence_spec,
+    fit_tabular_spec,
+)
 from roadtest.features.tabular import TabularSpec
 from tests.unit.test_features_factories import events_frame, features_frame
 
@@ -78,3 +86,28 @@ def test_a_spec_saved_before_positions_existed_keeps_its_columns() -> None:
     del saved["config"]["test_positions"]
     assert TabularSpec.from_dict(saved).feature_names == spec_of(False).feature_names
     assert TabularSpec.from_dict(spec_of().to_dict()) == spec_of()
+
+
+def test_the_recurrent_static_inputs_leave_positions_out_unless_asked() -> None:
+    tabular = spec_of()
+    default = fit_sequence_spec(TRAINING, features_frame("2024-0000001"), tabular=tabular)
+    assert POSITION not in default.static_names
+    assert default.static_columns == tuple(
+        n for n in tabular.feature_names if not n.startswith("position:")
+    )
+    built = build_sequences(TRAINING, features_frame("2024-0000001"), default, ["2024-0000001"])
+    assert built.static.shape == (1, len(default.static_names))
+
+    config = SequenceConfig(static_positions=True)
+    wide = fit_sequence_spec(TRAINING, features_frame("2024-0000001"), config, tabular)
+    assert wide.static_columns == tabular.feature_names
+    assert SequenceSpec.from_dict(wide.to_dict(), tabular) == wide
+
+
+def test_a_sequence_spec_saved_before_static_columns_existed_uses_the_whole_table() -> None:
+    tabular = spec_of(test_positions=False)
+    spec = fit_sequence_spec(TRAINING, features_frame("2024-0000001"), tabular=tabular)
+    saved = spec.to_dict()
+    del saved["static_columns"]
+    del saved["config"]["static_positions"]
+    assert SequenceSpec.from_dict(saved, tabular) == spec

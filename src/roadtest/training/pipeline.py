@@ -158,6 +158,7 @@ class TrainConfig:
             "sequence.max_len": self.sequence.max_len,
             "sequence.min_count": self.sequence.min_count,
             "sequence.clip": self.sequence.clip,
+            "sequence.static_positions": self.sequence.static_positions,
         }
         return params
 
