@@ -23,6 +23,7 @@ unaffected by that choice.
 from __future__ import annotations
 
 import pickle
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -136,7 +137,7 @@ class BaselineModel:
                 "a model needs both, widen the window"
             )
         self.feature_names = X.feature_names
-        with threadpool_limits(self.n_threads):
+        with self._thread_limit():
             self._main = _fit_target(self.kind, self.seed, X.features, labels)
             self._groups = (
                 []
@@ -152,7 +153,7 @@ class BaselineModel:
         """P(road-test failure) [N] for the vehicles of ``X``."""
         main = self._fitted_main()
         self._check_columns(X)
-        with threadpool_limits(self.n_threads):
+        with self._thread_limit():
             return main.predict_proba(X.features)[:, 1].astype(np.float64)
 
     def predict_groups(self, X: TabularInputs) -> np.ndarray:
@@ -161,7 +162,7 @@ class BaselineModel:
         if not self._groups:
             raise ValueError("this baseline was fitted without failure groups")
         self._check_columns(X)
-        with threadpool_limits(self.n_threads):
+        with self._thread_limit():
             columns = [model.predict_proba(X.features)[:, 1] for model in self._groups]
         return np.column_stack(columns).astype(np.float64)
 
@@ -183,6 +184,13 @@ class BaselineModel:
         if tag != _FORMAT or not isinstance(model, cls):
             raise ValueError(f"these bytes are not a saved roadtest baseline ({_FORMAT})")
         return model
+
+    def _thread_limit(self) -> AbstractContextManager[object]:
+        """The thread cap, or nothing: without a cap threadpoolctl would still rescan the
+        loaded libraries on every call (about 10 ms, more than scoring one vehicle)."""
+        if self.n_threads is None:
+            return nullcontext()
+        return threadpool_limits(self.n_threads)
 
     def _fitted_main(self) -> _Scorer:
         if self._main is None:
