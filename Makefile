@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench lock clean system-deps
+.PHONY: demo test test-fast test-containers lint bench lock clean system-deps
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (roadtest needs Python 3.11)"; exit 1; }
@@ -27,6 +27,11 @@ demo: $(STAMP)
 ## test: the whole suite (unit, integration against real DuckDB/PostgreSQL/SeaweedFS/Spark)
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -m "" -q
+	$(MAKE) test-containers
+
+## test-containers: build the base and all images, run the compose stack's smoke scenario
+test-containers: $(STAMP)
+	bash scripts/container_stage.sh
 
 ## test-fast: everything but the slow tests
 test-fast: $(STAMP)
