@@ -111,3 +111,12 @@ def test_a_sequence_spec_saved_before_static_columns_existed_uses_the_whole_tabl
     del saved["static_columns"]
     del saved["config"]["static_positions"]
     assert SequenceSpec.from_dict(saved, tabular) == spec
+
+
+def test_the_table_without_positions_is_the_full_table_minus_its_position_columns() -> None:
+    events = events_frame(("2024-0000002", [{"value": 12.0}]), ("2024-0000003", [{"value": 9.0}]))
+    features = features_frame("2024-0000002", "2024-0000003")
+    full = build_tabular(features, events, spec_of())
+    lean = build_tabular(features, events, spec_of(), with_positions=False)
+    assert lean.feature_names == full.feature_names[:-2]
+    np.testing.assert_array_equal(lean.features, full.features[:, :-2])

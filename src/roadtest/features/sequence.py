@@ -462,7 +462,9 @@ def _select_columns(rows: np.ndarray, names: Sequence[str], wanted: Sequence[str
 def _static(features: pl.DataFrame, events: pl.DataFrame, spec: SequenceSpec) -> np.ndarray:
     """Static inputs: the chosen table columns standardised, clipped, NaN as 0, plus the
     missing indicators."""
-    table = build_tabular(features, events, spec.tabular)
+    positions = set(position_feature_names(spec.tabular.windows))
+    needed = not positions.isdisjoint(spec.static_columns)
+    table = build_tabular(features, events, spec.tabular, with_positions=needed)
     raw = _select_columns(table.features, table.feature_names, spec.static_columns)
     raw = raw.astype(np.float64)
     z = (raw - np.asarray(spec.static_mean)) / np.asarray(spec.static_std)

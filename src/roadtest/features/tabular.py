@@ -228,12 +228,19 @@ def _one_hot(spec: TabularSpec) -> list[pl.Expr]:
     return exprs
 
 
-def build_tabular(features: pl.DataFrame, events: pl.DataFrame, spec: TabularSpec) -> TabularInputs:
+def build_tabular(
+    features: pl.DataFrame,
+    events: pl.DataFrame,
+    spec: TabularSpec,
+    with_positions: bool = True,
+) -> TabularInputs:
     """The vehicle table of ``features`` (mart_vehicle_features rows), in their row order.
 
     ``events`` are the same vehicles' mart_vehicle_events rows (events of
     other vehicles are ignored). A missing value is NaN; counts of near-limit
-    results are 0 for a vehicle without results.
+    results are 0 for a vehicle without results. ``with_positions=False``
+    leaves the per-test positions out (the recurrent models' static inputs do
+    not use them, and they cost a query of their own).
     """
     require_columns(
         features, ("knr", *spec.numeric_columns, *CONFIGURATION_COLUMNS), "the feature table"
@@ -263,7 +270,7 @@ def build_tabular(features: pl.DataFrame, events: pl.DataFrame, spec: TabularSpe
         .collect()
     )
     matrix = table.to_numpy().astype(np.float32, copy=False)
-    if spec.config.test_positions:
-        positions = last_positions(events, features.get_column("knr"), spec.windows)
-        matrix = np.hstack([matrix, positions])
-    return TabularInputs(features=matrix, feature_names=names)
+    if not (spec.config.test_positions and with_positions):
+        return TabularInputs(features=matrix, feature_names=names[: matrix.shape[1]])
+    positions = last_positions(events, features.get_column("knr"), spec.windows)
+    return TabularInputs(features=np.hstack([matrix, positions]), feature_names=names)
