@@ -34,6 +34,7 @@ from roadtest.dashboard.i18n import (
     translate,
 )
 from roadtest.monitor import drift
+from roadtest.monitor.health import HEALTH_COLUMNS
 from roadtest.serving.checks import GROUP_CHECKS
 
 DASHBOARD = Path(data.__file__).parent
@@ -543,7 +544,7 @@ def test_health_summary_per_service() -> None:
             "latency_ms": [1.0, 3.0, 2.0, 5.0],
             "detail": ["", "down", "", ""],
         },
-        schema=data.HEALTH_SCHEMA,
+        schema=HEALTH_COLUMNS,
     )
     api = data.health_summary(history).row(0, named=True)
     assert api["service"] == "api" and api["n_checks"] == 3

@@ -28,9 +28,9 @@ import polars as pl
 import pytest
 
 from roadtest.config import Settings
-from roadtest.dashboard.data import HEALTH_SCHEMA
 from roadtest.etl.jobs import run_etl
 from roadtest.lake import Lake, ingest_paths
+from roadtest.monitor.health import HEALTH_COLUMNS
 from roadtest.simulate import PlantConfig, simulate_plant, write_exports
 from roadtest.training.pipeline import TrainConfig, train
 from roadtest.training.registry import Registry
@@ -100,7 +100,7 @@ def _health_history(warehouse: Warehouse) -> None:
                 }
             )
     with warehouse.transaction() as tx:
-        tx.append_rows(HEALTH_CHECK.name, pl.DataFrame(rows, schema=HEALTH_SCHEMA))
+        tx.append_rows(HEALTH_CHECK.name, pl.DataFrame(rows, schema=HEALTH_COLUMNS))
 
 
 def build_dashboard_home(root: Path) -> DashboardHome:

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from roadtest.dashboard.data import HEALTH_SCHEMA, health_summary
+from roadtest.dashboard.data import health_summary
 from roadtest.monitor.checks import Check, CheckFailedError, run_check, run_checks
 from roadtest.monitor.health import (
+    HEALTH_COLUMNS,
     CheckResult,
     ServiceState,
     keep_newest,
@@ -72,10 +73,10 @@ def test_the_pending_buffer_keeps_the_newest_and_counts_what_it_drops() -> None:
 
 def test_results_have_the_columns_the_dashboard_reads() -> None:
     frame = results_frame([result("api", True), result("api", False, 1)])
-    assert frame.schema == HEALTH_SCHEMA
+    assert frame.schema == HEALTH_COLUMNS
     summary = health_summary(frame)
     assert summary.row(0, named=True)["ok_share"] == 0.5
-    assert results_frame([]).schema == HEALTH_SCHEMA
+    assert results_frame([]).schema == HEALTH_COLUMNS
 
 
 def test_a_check_that_raises_becomes_a_failed_result_without_secrets() -> None:

@@ -724,18 +724,6 @@ def checks_of_run(dq_checks: pl.DataFrame, run_id: str) -> pl.DataFrame:
 # --- 6. system health -----------------------------------------------------------------------
 
 
-HEALTH_SCHEMA: Final = pl.Schema(
-    {
-        "service": pl.String(),
-        "checked_at": pl.Datetime("us", "UTC"),
-        "ok": pl.Boolean(),
-        "latency_ms": pl.Float64(),
-        "detail": pl.String(),
-    }
-)
-"""Columns of a health check, live or from the warehouse's ``health_check`` table."""
-
-
 def health_summary(history: pl.DataFrame) -> pl.DataFrame:
     """Per service: checks, share OK, last check and its outcome, last failure, median latency."""
     ordered = history.sort("checked_at")

@@ -13,9 +13,7 @@ makes it, not an empty file created behind its back.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -25,10 +23,13 @@ from pydantic import Field, SecretStr
 from sqlalchemy.pool import NullPool
 
 from roadtest.config import Settings
-from roadtest.dashboard.data import HEALTH_SCHEMA, VersionRecord
+from roadtest.dashboard.data import VersionRecord
 from roadtest.lake import Lake
+from roadtest.monitor.checks import Check, CheckFailedError, run_check
+from roadtest.monitor.health import HEALTH_COLUMNS, results_frame
 from roadtest.training.registry import Registry
 from roadtest.warehouse import Warehouse
+from roadtest.warehouse.errors import is_lock_conflict
 from roadtest.warehouse.migrations import existing_columns
 
 HEALTH_TABLE: Final = "health_check"
@@ -102,23 +103,19 @@ def open_warehouse(url: str) -> Warehouse:
     return Warehouse(engine)
 
 
-def _is_lock_conflict(error: sa.exc.DBAPIError) -> bool:
-    return "lock" in str(error.orig).lower()
-
-
 def with_retry(read: Callable[[], T]) -> T:
     """``read()``, retried while another process holds the DuckDB file's write lock."""
     for attempt in range(1, LOCK_RETRIES):
         try:
             return read()
         except sa.exc.DBAPIError as error:
-            if not _is_lock_conflict(error):
+            if not is_lock_conflict(error):
                 raise
             time.sleep(LOCK_WAIT_S * attempt)
     try:
         return read()
     except sa.exc.DBAPIError as error:
-        if _is_lock_conflict(error):
+        if is_lock_conflict(error):
             raise SourceUnavailableError("error.warehouse_busy") from error
         raise
 
@@ -155,13 +152,13 @@ def read_health_history(warehouse: Warehouse) -> pl.DataFrame | None:
     """Every recorded health check of the ``health_check`` table, None when it does not exist."""
     if not has_table(warehouse, HEALTH_TABLE):
         return None
-    names = ", ".join(HEALTH_SCHEMA.names())
+    names = ", ".join(HEALTH_COLUMNS.names())
     query = sa.text(f"SELECT {names} FROM {HEALTH_TABLE} ORDER BY checked_at")
 
     def read() -> pl.DataFrame:
         with warehouse.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return pl.DataFrame([tuple(r) for r in rows], schema=HEALTH_SCHEMA, orient="row")
+        return pl.DataFrame([tuple(r) for r in rows], schema=HEALTH_COLUMNS, orient="row")
 
     return with_retry(read)
 
@@ -212,48 +209,19 @@ def version_records(registry: Registry) -> list[VersionRecord]:
 # --- live health checks -----------------------------------------------------------------------
 
 
-class ProbeFailedError(Exception):
-    """A live check failed for a reason already worded for people (shown as it is)."""
+def _keyed(call: Callable[[], str]) -> Callable[[], str]:
+    """``call`` with an empty store reported by its message key (the page translates it)."""
+
+    def probe() -> str:
+        try:
+            return call()
+        except SourceUnavailableError as error:
+            raise CheckFailedError(error.key) from error
+
+    return probe
 
 
-@dataclass(frozen=True)
-class Probe:
-    """One live check: the service it covers and the call that raises when the service is down."""
-
-    service: str
-    call: Callable[[], str]
-
-
-def run_probe(probe: Probe) -> dict[str, Any]:
-    """Run one check and time it; a failure becomes ``ok=False`` with the reason as detail.
-
-    An empty store's detail is its message key (the page translates it).
-    """
-    checked_at = datetime.now(UTC)
-    started = time.perf_counter()
-    try:
-        detail, ok = probe.call(), True
-    except SourceUnavailableError as error:
-        detail, ok = error.key, False
-    except ProbeFailedError as error:
-        detail, ok = str(error), False
-    except Exception as error:
-        detail, ok = f"{type(error).__name__}: {error}", False
-    return {
-        "service": probe.service,
-        "checked_at": checked_at,
-        "ok": ok,
-        "latency_ms": (time.perf_counter() - started) * 1000,
-        "detail": detail,
-    }
-
-
-def run_probes(probes: list[Probe]) -> pl.DataFrame:
-    """Every probe's result as rows of ``HEALTH_SCHEMA``."""
-    return pl.DataFrame([run_probe(p) for p in probes], schema=HEALTH_SCHEMA)
-
-
-def store_probes(settings: Settings) -> list[Probe]:
+def store_checks(settings: Settings) -> list[Check]:
     """Checks of the warehouse, lake and registry, read the way the pages read them."""
 
     def warehouse() -> str:
@@ -272,7 +240,12 @@ def store_probes(settings: Settings) -> list[Probe]:
         return "no champion yet" if champion is None else f"champion version {champion.version}"
 
     return [
-        Probe("warehouse", warehouse),
-        Probe("lake", lake),
-        Probe("registry", registry),
+        Check("warehouse", _keyed(warehouse)),
+        Check("lake", _keyed(lake)),
+        Check("registry", _keyed(registry)),
     ]
+
+
+def run_live_checks(checks: Sequence[Check]) -> pl.DataFrame:
+    """Every check run now, in order, as rows of the ``health_check`` table."""
+    return results_frame([run_check(check) for check in checks])

@@ -26,6 +26,7 @@ from roadtest.contracts.partner import SourceTable
 from roadtest.lake import Lake
 from roadtest.monitor.health import CheckResult
 from roadtest.serving.services import Redactor
+from roadtest.warehouse.errors import is_lock_conflict
 
 
 class CheckFailedError(Exception):
@@ -189,10 +190,6 @@ def s3_check(endpoint_url: str, timeout_s: float) -> Check:
 # --- stores -------------------------------------------------------------------------------------
 
 
-def _is_lock_conflict(error: sa.exc.DBAPIError) -> bool:
-    return "lock" in str(error.orig).lower()
-
-
 def warehouse_check(url: str, timeout_s: float) -> Check:
     """The warehouse runs ``SELECT 1``.
 
@@ -223,7 +220,7 @@ def warehouse_check(url: str, timeout_s: float) -> Check:
             with engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1")).scalar_one()
         except sa.exc.DBAPIError as error:
-            if backend == "duckdb" and _is_lock_conflict(error):
+            if backend == "duckdb" and is_lock_conflict(error):
                 return "duckdb, busy: another process is writing"
             raise CheckFailedError(f"{backend} does not answer: {error.orig}") from error
         finally:

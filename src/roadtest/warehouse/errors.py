@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 
 class WarehouseError(Exception):
     """A warehouse operation could not be done; the message says what and why."""
@@ -13,3 +15,12 @@ class WarehouseSchemaError(WarehouseError):
 
 class FrameContractError(WarehouseError):
     """A frame handed to the warehouse does not fit the table it is meant for."""
+
+
+def is_lock_conflict(error: sa.exc.DBAPIError) -> bool:
+    """Whether a database error is DuckDB refusing a file another process holds for writing.
+
+    DuckDB allows one writing process per file; readers (dashboard, monitor) wait
+    or report "busy" instead of treating the warehouse as down.
+    """
+    return "lock" in str(error.orig).lower()

@@ -10,6 +10,7 @@ import streamlit as st
 from roadtest.dashboard import charts, data, sources, ui
 from roadtest.dashboard.api_client import ApiClient
 from roadtest.dashboard.i18n import fmt_float, fmt_time, has_text
+from roadtest.monitor.checks import Check, CheckFailedError
 
 
 def render(ctx: ui.Context) -> None:
@@ -62,13 +63,11 @@ def live_checks(ctx: ui.Context) -> pl.DataFrame:
             body = client.ready()
             if not body.get("ready"):
                 down = [k for k, v in (body.get("checks") or {}).items() if not v.get("ok")]
-                raise sources.ProbeFailedError(
-                    ctx.t("health.not_ready", checks=", ".join(down) or "?")
-                )
+                raise CheckFailedError(ctx.t("health.not_ready", checks=", ".join(down) or "?"))
             return ctx.t("health.serving", version=body.get("model_version") or "–")
 
-        probes = [sources.Probe("api", api), sources.Probe("api_ready", ready)]
-        return sources.run_probes(probes + sources.store_probes(ctx.settings))
+        checks = [Check("api", api), Check("api_ready", ready)]
+        return sources.run_live_checks(checks + sources.store_checks(ctx.settings))
     finally:
         client.close()
 
