@@ -31,8 +31,7 @@ from roadtest.contracts.partner import SourceTable
 from roadtest.features import examples_from_partner_rows
 from roadtest.serving.checks import checks_for, group_id_of
 from roadtest.serving.errors import ApiError
-from roadtest.serving.few_predictions import insert_predictions
-from roadtest.serving.marts import FEW_VEHICLES, read_marts
+from roadtest.serving.marts import read_marts
 from roadtest.serving.metrics import ApiMetrics
 from roadtest.serving.model_holder import ModelHolder, Served
 from roadtest.serving.schemas import (
@@ -248,20 +247,13 @@ class Predictor:
         for _ in range(_STORE_ATTEMPTS - 1):
             instants = _instants(scored, base)
             try:
-                self._record(model, scored, instants)
+                self._warehouse.record_predictions(_prediction_rows(model, scored, instants))
                 return instants
             except sa.exc.IntegrityError:
                 base += timedelta(microseconds=len(scored))
         instants = _instants(scored, base)
-        self._record(model, scored, instants)
+        self._warehouse.record_predictions(_prediction_rows(model, scored, instants))
         return instants
-
-    def _record(self, model: LoadedModel, scored: list[Scored], instants: list[datetime]) -> None:
-        """One INSERT for a few predictions, the warehouse's bulk load for many."""
-        if len(scored) <= FEW_VEHICLES:
-            insert_predictions(self._warehouse, _prediction_dicts(model, scored, instants))
-        else:
-            self._warehouse.record_predictions(_prediction_rows(model, scored, instants))
 
     def _response(
         self,
@@ -315,23 +307,6 @@ def _instants(scored: list[Scored], base: datetime) -> list[datetime]:
         seen[item.knr] = repeat + 1
         instants.append(base + timedelta(microseconds=repeat))
     return instants
-
-
-def _prediction_dicts(
-    model: LoadedModel, scored: list[Scored], instants: list[datetime]
-) -> list[dict[str, object]]:
-    """Rows of the predictions table, one mapping each."""
-    return [
-        {
-            "knr": s.knr,
-            "model_version": model.version,
-            "probability": s.probability,
-            "decision": s.probability >= model.threshold,
-            "predicted_at": instant,
-            "features_as_of": s.features_as_of,
-        }
-        for s, instant in zip(scored, instants, strict=True)
-    ]
 
 
 def _prediction_rows(

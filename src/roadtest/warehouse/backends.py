@@ -28,6 +28,11 @@ from roadtest.warehouse.schema import sql_type
 _COPY_CHUNK_ROWS: Final = 200_000
 """Rows per CSV chunk sent to COPY: bounds the extra memory of a large load."""
 
+FEW_ROWS: Final = 16
+"""Up to this many rows are inserted with bound parameters: for a handful of rows (one
+prediction, one round of health checks) registering an Arrow table or opening a COPY
+costs more than the rows themselves."""
+
 _PG_TIMESTAMP_FORMAT: Final = "%Y-%m-%d %H:%M:%S%.f"
 
 
@@ -73,11 +78,24 @@ def _raw(conn: sa.Connection) -> Any:
     return conn.connection.driver_connection
 
 
+def insert_few(conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
+    """One INSERT with the rows of ``df`` as bound parameters (see ``FEW_ROWS``)."""
+    if df.height == 0:
+        return
+    names = [f"p{i}" for i in range(df.width)]
+    values = ", ".join(f":{n}" for n in names)
+    statement = sa.text(f"INSERT INTO {quote(table)} ({column_list(df.columns)}) VALUES ({values})")
+    conn.execute(statement, [dict(zip(names, row, strict=True)) for row in df.iter_rows()])
+
+
 class DuckDBFrameIO:
     """DuckDB: frames travel as Arrow tables registered on the connection."""
 
     def insert(self, conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
-        """One INSERT … SELECT from the registered Arrow table."""
+        """One INSERT … SELECT from the registered Arrow table (bound rows for a few)."""
+        if df.height <= FEW_ROWS:
+            insert_few(conn, table, df)
+            return
         with self.staged(conn, df) as stage:
             cols = column_list(df.columns)
             _raw(conn).execute(f"INSERT INTO {quote(table)} ({cols}) SELECT {cols} FROM {stage}")
@@ -108,8 +126,11 @@ class PostgresFrameIO:
         """COPY the rows in as CSV, in chunks so a large frame is never doubled in memory.
 
         Polars writes an empty string as ``""`` and a null as nothing, which is exactly
-        how PostgreSQL's CSV format tells the two apart.
+        how PostgreSQL's CSV format tells the two apart. A few rows go as bound parameters.
         """
+        if df.height <= FEW_ROWS:
+            insert_few(conn, table, df)
+            return
         statement = f"COPY {quote(table)} ({column_list(df.columns)}) FROM STDIN (FORMAT CSV)"
         with _raw(conn).cursor() as cursor, cursor.copy(statement.encode()) as copy:
             for offset in range(0, df.height, _COPY_CHUNK_ROWS):
