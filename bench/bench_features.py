@@ -16,7 +16,12 @@ With ``--model`` it also trains the default GRU on each granularity (same
 split, same seed) and prints validation-picked test PR-AUC and the training
 time, which is what the length costs and buys.
 
-    python bench/bench_features.py [--vehicles 2000] [--model] [--event-max-len 256]
+With ``--engines`` it compares how the feature plans run (``features.plans``):
+Polars' default streaming engine, the in-memory engine always optimised, and
+the in-memory engine skipping the optimiser for small inputs (what the product
+does), for one vehicle at a time (an API request) and for the whole plant.
+
+    python bench/bench_features.py [--vehicles 2000] [--model] [--engines] [--event-max-len 256]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from roadtest.features import (
     build_sequences,
     build_tabular,
     fit_feature_spec,
+    plans,
 )
 from roadtest.lake.validate import validate_rows
 from roadtest.models.inputs import SequenceInputs
@@ -134,6 +140,57 @@ def train_and_score(
     return scores["valid"], scores["test"], seconds
 
 
+ENGINE_VARIANTS: dict[str, tuple[str, int]] = {
+    "streaming (Polars default)": ("streaming", 0),
+    "in-memory, always optimised": ("in-memory", 0),
+    "in-memory, small unoptimised": ("in-memory", plans.SMALL_INPUT_ROWS),
+}
+"""Name -> (engine, SMALL_INPUT_ROWS); the last is the product's setting."""
+
+
+def compare_engines(
+    events: pl.DataFrame, features: pl.DataFrame, spec: FeatureSpec, knrs: list[str], repeat: int
+) -> None:
+    """One vehicle per call and the whole plant, under each way of running the plans.
+
+    The variants take turns, ``repeat`` rounds, best round kept: on a busy machine a
+    variant timed alone could catch a quiet or a noisy minute the others did not.
+    """
+    per_vehicle = [
+        (features.filter(pl.col("knr") == k), events.filter(pl.col("knr") == k)) for k in knrs[:100]
+    ]
+
+    def one_by_one() -> int:
+        for f, e in per_vehicle:
+            build_sequences(e, f, spec.sequence, f.get_column("knr").to_list())
+        return len(per_vehicle)
+
+    def plant() -> int:
+        build_sequences(events, features, spec.sequence, knrs)
+        build_tabular(features, events, spec.tabular)
+        return len(knrs)
+
+    chosen = (plans.ENGINE, plans.SMALL_INPUT_ROWS)
+    results = {name: (float("inf"), float("inf")) for name in ENGINE_VARIANTS}
+    try:
+        for _ in range(repeat):
+            for name, (engine, small) in ENGINE_VARIANTS.items():
+                plans.ENGINE, plans.SMALL_INPUT_ROWS = engine, small  # type: ignore[misc]
+                count, one_s, _ = timed(one_by_one)
+                _, plant_s, _ = timed(plant)
+                best_one, best_plant = results[name]
+                results[name] = (min(best_one, one_s / count * 1000), min(best_plant, plant_s))
+    finally:
+        plans.ENGINE, plans.SMALL_INPUT_ROWS = chosen  # type: ignore[misc]
+    ours_one, ours_plant = results["in-memory, small unoptimised"]
+    print("feature plans (sequences of one vehicle per call; sequences + table of the plant):")
+    for name, (one_ms, plant_s) in results.items():
+        print(
+            f"  {name:<30} one vehicle {one_ms:6.2f} ms ({one_ms / ours_one:4.2f}x ours)   "
+            f"plant {plant_s:6.2f} s ({plant_s / ours_plant:4.2f}x ours)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vehicles", type=int, default=2000)
@@ -141,6 +198,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--event-max-len", type=int, default=256)
     parser.add_argument("--model", action="store_true", help="also train a GRU per granularity")
+    parser.add_argument("--engines", action="store_true", help="also compare plan engines")
     args = parser.parse_args()
 
     warehouse, etl_s, _ = timed(lambda: warehouse_of(args.vehicles, args.seed))
@@ -183,6 +241,9 @@ def main() -> None:
         )
         describe(f"sequences {name}", built, variant.sequence.config.max_len, seconds, floor)
         print(f"  {'':<22} cpu {cpu:.2f} s")
+
+    if args.engines:
+        compare_engines(events, features, spec, knrs, args.repeat)
 
     if args.model:
         for name, variant in variants.items():

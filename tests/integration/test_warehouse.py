@@ -26,7 +26,7 @@ from roadtest.warehouse import (
     WarehouseSchemaError,
     connect,
 )
-from roadtest.warehouse.backends import frame_io
+from roadtest.warehouse.backends import FEW_ROWS, frame_io
 from roadtest.warehouse.schema import sql_table
 
 KNRS = ["2023-0000001", "2023-0000002", "2023-0000003"]
@@ -165,8 +165,16 @@ def test_awkward_values_survive_the_bulk_paths(warehouse: Warehouse) -> None:
         sql_table(spec, sa.MetaData()).create(conn)
         io.insert(conn, spec.name, frame)
         back = io.query(conn, 'SELECT * FROM "awkward" ORDER BY "k"', spec.schema())
+        bound = io.query(
+            conn,
+            f'SELECT * FROM "awkward" WHERE "k" = ANY({io.parameter}) ORDER BY "k"',
+            spec.schema(),
+            ([1, 2, 3, 4, 5],),
+        )
     assert_frame_equal(back, frame, check_exact=True)
+    assert_frame_equal(bound, frame, check_exact=True)
     assert math.isnan(back["f64"][1])
+    assert math.isnan(bound["f64"][1])
 
 
 def test_replace_vehicles_rebuilds_only_the_given_vehicles(warehouse: Warehouse) -> None:
@@ -252,6 +260,19 @@ def test_reads_filter_by_vehicle(warehouse: Warehouse) -> None:
     )
     assert_frame_equal(events, written["mart_vehicle_events"].filter(pl.col("knr").is_in(wanted)))
     assert warehouse.read_features([]).height == 0
+
+
+def test_a_long_filter_reads_the_same_rows_as_a_short_one(warehouse: Warehouse) -> None:
+    """More than FEW_ROWS values are staged as a relation, fewer are bound: same rows."""
+    load_everything(warehouse)
+    wanted = KNRS[1:]
+    unknown = [f"2099-{n:07d}" for n in range(FEW_ROWS + 1)]
+
+    short = warehouse.read_events(wanted)
+    long = warehouse.read_events([*unknown, *wanted])
+
+    assert short.height > 0
+    assert_frame_equal(long, short, check_exact=True)
 
 
 def test_predictions_and_activations_are_recorded(warehouse: Warehouse) -> None:

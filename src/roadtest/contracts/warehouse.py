@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 import polars as pl
@@ -61,7 +62,13 @@ class TableSpec:
     vehicle_scoped: bool
 
     def schema(self) -> pl.Schema:
-        """The polars schema of the table, columns in order."""
+        """The polars schema of the table, columns in order (a fresh copy: callers may edit it)."""
+        return pl.Schema(self._checked_schema, check_dtypes=False)
+
+    @cached_property
+    def _checked_schema(self) -> pl.Schema:
+        """The schema with its types checked once: checking costs a request's worth of time
+        when the serving path asks for it per column."""
         return pl.Schema({c.name: c.dtype for c in self.columns})
 
     @property

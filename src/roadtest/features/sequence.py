@@ -39,12 +39,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final, Literal, get_args
 
 import numpy as np
 import polars as pl
 
 from roadtest.contracts.partner import RESULT_STATUS_OK
+from roadtest.features.plans import collect_plan
 from roadtest.features.tabular import (
     TabularSpec,
     build_tabular,
@@ -142,8 +144,9 @@ class ValueScales:
     mean: tuple[float, ...]
     std: tuple[float, ...]
 
+    @cached_property
     def frame(self) -> pl.DataFrame:
-        """The scales keyed like result events (code, detail)."""
+        """The scales keyed like result events (code, detail); built once per spec."""
         return pl.DataFrame(
             {
                 "code": list(self.names),
@@ -207,6 +210,17 @@ class SequenceSpec:
         """Names of the static inputs, in order."""
         return (*self.static_columns, *(f"{n}:missing" for n in self.static_missing))
 
+    @cached_property
+    def tests(self) -> pl.DataFrame:
+        """Window and value scale per test, joined once per spec rather than per vehicle."""
+        return _test_table(self.tabular.windows, self.value_scales)
+
+    @cached_property
+    def encoders(self) -> tuple[pl.Expr, ...]:
+        """The expressions turning steps into codes and numbers, built once per spec: the
+        vocabularies hold hundreds of tokens, too many to convert for every vehicle."""
+        return (*_encoded(self), *_numeric(self))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, without the tabular spec (the FeatureSpec stores it once)."""
         return {
@@ -248,7 +262,7 @@ class SequenceSpec:
 
 def _fit_value_scales(train_events: pl.DataFrame) -> ValueScales:
     """Per-test mean/std of OK values; NOK values then stand out as large |z|."""
-    fitted = (
+    fitted = collect_plan(
         train_events.lazy()
         .filter(
             (pl.col("event_type") == RESULT_EVENT)
@@ -263,8 +277,8 @@ def _fit_value_scales(train_events: pl.DataFrame) -> ValueScales:
         )
         .filter(pl.col("n") >= 2)
         .with_columns(std=pl.when(pl.col("std") > 0).then(pl.col("std")).otherwise(1.0))
-        .sort("code", "detail")
-        .collect()
+        .sort("code", "detail"),
+        input_rows=train_events.height,
     )
     return ValueScales(
         names=tuple(fitted.get_column("code").to_list()),
@@ -293,10 +307,14 @@ def _tokens() -> list[pl.Expr]:
     ]
 
 
+def _test_table(windows: SpecWindows, scales: ValueScales) -> pl.DataFrame:
+    """Window and value scale of every test (code, detail) that has either."""
+    return windows.frame.join(scales.frame, on=["code", "detail"], how="full", coalesce=True)
+
+
 def _steps(
     events: pl.LazyFrame,
-    windows: SpecWindows,
-    scales: ValueScales,
+    tests: pl.DataFrame,
     near_limit: float,
     config: SequenceConfig,
 ) -> pl.LazyFrame:
@@ -314,7 +332,6 @@ def _steps(
         # The mart orders events by DATA, type, code: a program visit is a contiguous run.
         visit = pl.when(result).then(pl.lit(-1, pl.Int64)).otherwise(pl.col("seq"))
         step_key = pl.struct("data", "code", visit.alias("visit"))
-    tests = windows.frame().join(scales.frame(), on=["code", "detail"], how="full", coalesce=True)
     prepared = (
         events.select(list(EVENT_COLUMNS))
         .sort("knr", "seq")
@@ -391,14 +408,18 @@ def fit_sequence_spec(
     require_columns(train_events, EVENT_COLUMNS, "the training event table")
     tabular = tabular or fit_tabular_spec(train_features, train_events)
     scales = _fit_value_scales(train_events)
-    tokens = train_events.lazy().select(_tokens()).collect()
-    times = (
-        _steps(train_events.lazy(), tabular.windows, scales, tabular.config.near_limit, config)
-        .select(
+    tokens = collect_plan(train_events.lazy().select(_tokens()), train_events.height)
+    times = collect_plan(
+        _steps(
+            train_events.lazy(),
+            _test_table(tabular.windows, scales),
+            tabular.config.near_limit,
+            config,
+        ).select(
             _log_seconds("dt_prev").alias("log_dt_prev"),
             _log_seconds("t_offset").alias("log_t_offset"),
-        )
-        .collect()
+        ),
+        input_rows=train_events.height,
     )
     columns = _static_columns(tabular, config)
     table = build_tabular(train_features, train_events, tabular)
@@ -476,6 +497,8 @@ def _static(features: pl.DataFrame, events: pl.DataFrame, spec: SequenceSpec) ->
 def _aligned_features(features: pl.DataFrame, knrs: pl.DataFrame) -> pl.DataFrame:
     """``features`` rows in the order of ``knrs``; refuses KNRs without a row."""
     require_unique_knrs(features, "the feature table")
+    if features.get_column("knr").equals(knrs.get_column("knr")):
+        return features
     absent = knrs.join(features.select("knr"), on="knr", how="anti")
     if absent.height:
         shown = ", ".join(absent.get_column("knr").head(5).to_list())
@@ -506,19 +529,13 @@ def build_sequences(
     aligned = _aligned_features(features, wanted)
     mine = events.join(wanted, on="knr", how="semi")
     max_len = spec.config.max_len
-    steps = (
-        _steps(
-            mine.lazy(),
-            spec.tabular.windows,
-            spec.value_scales,
-            spec.tabular.config.near_limit,
-            spec.config,
-        )
+    steps = collect_plan(
+        _steps(mine.lazy(), spec.tests, spec.tabular.config.near_limit, spec.config)
         .with_columns(_pos=pl.col("_pos") - (pl.col("_n") - max_len).clip(lower_bound=0))
         .filter(pl.col("_pos") >= 0)
         .join(wanted.with_row_index("_vehicle").lazy(), on="knr", how="inner")
-        .select("_vehicle", "_pos", *_encoded(spec), *_numeric(spec))
-        .collect()
+        .select("_vehicle", "_pos", *spec.encoders),
+        input_rows=mine.height,
     )
     return _scatter(steps, len(knrs), _static(aligned, mine, spec))
 

@@ -22,6 +22,7 @@ Mart columns that are not used, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
@@ -29,6 +30,7 @@ import polars as pl
 
 from roadtest.contracts.partner import RESULT_STATUS_OK
 from roadtest.contracts.warehouse import FEATURE_ID_GROUPS, MART_VEHICLE_FEATURES
+from roadtest.features.plans import collect_plan
 from roadtest.features.windows import (
     SpecWindows,
     fit_spec_windows,
@@ -106,7 +108,7 @@ class TabularSpec:
     categories: dict[str, tuple[str, ...]]
     windows: SpecWindows
 
-    @property
+    @cached_property
     def feature_names(self) -> tuple[str, ...]:
         """Column names of the built table, in order."""
         one_hot = tuple(
@@ -116,6 +118,16 @@ class TabularSpec:
         )
         positions = position_feature_names(self.windows) if self.config.test_positions else ()
         return (*self.numeric_columns, *margin_feature_names(), *one_hot, *positions)
+
+    @cached_property
+    def column_exprs(self) -> tuple[pl.Expr, ...]:
+        """The expressions of the table's columns before the positions, built once per spec:
+        for one vehicle, building a hundred expressions costs as much as running them."""
+        numbers = (*self.numeric_columns, *margin_feature_names())
+        return (
+            *(pl.col(c).cast(pl.Float64) for c in numbers),
+            *(e.cast(pl.Float64) for e in _one_hot(self)),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -158,6 +170,8 @@ def require_columns(frame: pl.DataFrame, columns: tuple[str, ...], what: str) ->
 
 def require_unique_knrs(frame: pl.DataFrame, what: str) -> None:
     """Refuse a vehicle table with a KNR twice: its rows could not be told apart."""
+    if frame.height < 2:
+        return
     repeated = frame.get_column("knr").filter(frame.get_column("knr").is_duplicated()).unique()
     if repeated.len():
         shown = ", ".join(sorted(repeated.to_list())[:5])
@@ -253,7 +267,7 @@ def build_tabular(
     require_unique_knrs(features, "the feature table")
     counts = [f"n_near_limit{suffix}" for suffix in ("", *(f"_{n}" for _, n in FEATURE_ID_GROUPS))]
     names = spec.feature_names
-    table = (
+    table = collect_plan(
         features.lazy()
         .select("knr", *spec.numeric_columns, *CONFIGURATION_COLUMNS)
         .join(
@@ -263,11 +277,8 @@ def build_tabular(
             maintain_order="left",
         )
         .with_columns(pl.col(counts).fill_null(0.0))
-        .select(
-            *(pl.col(c).cast(pl.Float64) for c in (*spec.numeric_columns, *margin_feature_names())),
-            *(e.cast(pl.Float64) for e in _one_hot(spec)),
-        )
-        .collect()
+        .select(*spec.column_exprs),
+        input_rows=events.height,
     )
     matrix = table.to_numpy().astype(np.float32, copy=False)
     if not (spec.config.test_positions and with_positions):

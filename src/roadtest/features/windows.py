@@ -13,12 +13,14 @@ unchanged to every later vehicle.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
 import polars as pl
 
 from roadtest.contracts.partner import RESULT_STATUS_OK
+from roadtest.features.plans import collect_plan
 
 RESULT_EVENT: Final = "result"
 """mart_vehicle_events.event_type of a measured value."""
@@ -52,8 +54,10 @@ class SpecWindows:
         if sizes != {len(self.names)}:
             raise ValueError("spec windows are corrupt: their columns have different lengths")
 
+    @cached_property
     def frame(self) -> pl.DataFrame:
-        """The windows as a frame keyed like result events (code, detail)."""
+        """The windows as a frame keyed like result events (code, detail); built once per
+        spec, since every vehicle scored joins it."""
         return pl.DataFrame(
             {
                 "code": list(self.names),
@@ -98,7 +102,7 @@ def fit_spec_windows(train_events: pl.DataFrame, min_ok_results: int) -> SpecWin
     so later vehicles would look out of spec; such tests get no window and
     their results no margin.
     """
-    fitted = (
+    fitted = collect_plan(
         train_events.lazy()
         .filter(
             (pl.col("event_type") == RESULT_EVENT)
@@ -112,8 +116,8 @@ def fit_spec_windows(train_events: pl.DataFrame, min_ok_results: int) -> SpecWin
             pl.len().cast(pl.Int64).alias("n_ok"),
         )
         .filter(pl.col("n_ok") >= min_ok_results)
-        .sort(*_KEY)
-        .collect()
+        .sort(*_KEY),
+        input_rows=train_events.height,
     )
     return SpecWindows(
         names=tuple(fitted.get_column("code").to_list()),
@@ -143,7 +147,7 @@ def margin() -> pl.Expr:
 def with_margins(events: pl.LazyFrame, windows: SpecWindows) -> pl.LazyFrame:
     """``events`` plus their ``margin`` to the fitted windows (see ``margin``)."""
     return (
-        events.join(windows.frame().lazy(), on=list(_KEY), how="left", maintain_order="left")
+        events.join(windows.frame.lazy(), on=list(_KEY), how="left", maintain_order="left")
         .with_columns(margin=margin())
         .drop("ok_min", "ok_max")
     )
@@ -169,8 +173,8 @@ def last_positions(events: pl.DataFrame, knrs: pl.Series, windows: SpecWindows) 
     because an aggregate over all tests drowns the few that matter. The last
     value is the one the vehicle leaves the line with, after any rework.
     """
-    tests = windows.frame().with_row_index("test")
-    found = (
+    tests = windows.frame.with_row_index("test")
+    found = collect_plan(
         events.lazy()
         .filter((pl.col("event_type") == RESULT_EVENT) & pl.col("value").is_finite())
         .join(knrs.to_frame("knr").with_row_index("vehicle").lazy(), on="knr", how="inner")
@@ -188,8 +192,8 @@ def last_positions(events: pl.DataFrame, knrs: pl.Series, windows: SpecWindows) 
             ((pl.col("value") - pl.col("ok_min")) / (pl.col("ok_max") - pl.col("ok_min")))
             .clip(POSITION_FLOOR, POSITION_CEILING)
             .alias("position"),
-        )
-        .collect()
+        ),
+        input_rows=events.height,
     )
     matrix = np.full((knrs.len(), tests.height), np.nan, dtype=np.float32)
     matrix[found.get_column("vehicle").to_numpy(), found.get_column("test").to_numpy()] = (

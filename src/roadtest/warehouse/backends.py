@@ -9,7 +9,8 @@ polars. Both run on the connection of the caller's SQLAlchemy transaction, so a
 bulk write commits or rolls back with everything else in it.
 
 SQL given to these functions names tables and columns from the schema only;
-values never appear in SQL text: filters are frames staged as temporary relations.
+values never appear in SQL text: filters are bound parameters (a few values) or
+frames staged as temporary relations (many).
 """
 
 from __future__ import annotations
@@ -52,8 +53,16 @@ class FrameIO(Protocol):
     def insert(self, conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
         """Append the rows of ``df`` (columns named as the table's) to ``table``."""
 
-    def query(self, conn: sa.Connection, sql: str, schema: pl.Schema) -> pl.DataFrame:
-        """Run a SELECT whose result columns are ``schema``; rows come back with its types."""
+    parameter: str
+    """How the driver writes a bound parameter in SQL text."""
+
+    def query(
+        self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()
+    ) -> pl.DataFrame:
+        """Run a SELECT whose result columns are ``schema``; rows come back with its types.
+
+        ``params`` are the values of the ``parameter`` markers in ``sql``, in order.
+        """
 
     def staged(self, conn: sa.Connection, df: pl.DataFrame) -> AbstractContextManager[str]:
         """A temporary relation holding ``df`` for the duration of the block; yields its name."""
@@ -100,9 +109,13 @@ class DuckDBFrameIO:
             cols = column_list(df.columns)
             _raw(conn).execute(f"INSERT INTO {quote(table)} ({cols}) SELECT {cols} FROM {stage}")
 
-    def query(self, conn: sa.Connection, sql: str, schema: pl.Schema) -> pl.DataFrame:
+    parameter = "?"
+
+    def query(
+        self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()
+    ) -> pl.DataFrame:
         """Fetch the result as Arrow, zero-copy into polars."""
-        arrow = _raw(conn).sql(sql).to_arrow_table()
+        arrow = _raw(conn).execute(sql, params).to_arrow_table()
         frame = pl.from_arrow(arrow)
         assert isinstance(frame, pl.DataFrame)
         return conform_result(frame, schema)
@@ -138,8 +151,19 @@ class PostgresFrameIO:
                 df.slice(offset, _COPY_CHUNK_ROWS).write_csv(buffer, include_header=False)
                 copy.write(buffer.getvalue())
 
-    def query(self, conn: sa.Connection, sql: str, schema: pl.Schema) -> pl.DataFrame:
-        """COPY the result out as CSV and parse it with the declared types."""
+    parameter = "%s"
+
+    def query(
+        self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()
+    ) -> pl.DataFrame:
+        """COPY the result out as CSV and parse it with the declared types.
+
+        A query with parameters selects a few keys' rows (``Transaction.read_table``):
+        those are fetched as rows, which for a few hundred rows costs less than
+        writing and parsing CSV.
+        """
+        if params:
+            return _fetch_rows(conn, sql, params, schema)
         buffer = io.BytesIO()
         statement = f"COPY ({sql}) TO STDOUT (FORMAT CSV)"
         with _raw(conn).cursor() as cursor, cursor.copy(statement.encode()) as copy:
@@ -166,6 +190,17 @@ class PostgresFrameIO:
             yield quote(name)
         finally:
             table.drop(conn)
+
+
+def _fetch_rows(
+    conn: sa.Connection, sql: str, params: tuple[Any, ...], schema: pl.Schema
+) -> pl.DataFrame:
+    """The rows of a parameterised SELECT, fetched through the driver, with ``schema``'s types."""
+    with _raw(conn).cursor() as cursor:
+        cursor.execute(sql.encode(), params)
+        rows = cursor.fetchall()
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    return frame if frame.schema == schema else conform_result(frame, schema)
 
 
 def _csv_read_type(dtype: pl.DataType) -> pl.DataType:

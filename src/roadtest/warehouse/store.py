@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from roadtest.config import Settings
 from roadtest.contracts.warehouse import TRANSFORM_TABLES, TableSpec
-from roadtest.warehouse.backends import FrameIO, column_list, frame_io, quote
+from roadtest.warehouse.backends import FEW_ROWS, FrameIO, column_list, frame_io, quote
 from roadtest.warehouse.errors import FrameContractError, WarehouseError
 from roadtest.warehouse.migrations import current_version, migrate
 from roadtest.warehouse.schema import (
@@ -52,7 +52,12 @@ class Transaction:
     def read_table(
         self, name: str, where: Filter | None = None, columns: Collection[str] | None = None
     ) -> pl.DataFrame:
-        """Rows of table ``name`` ordered by its primary key, with its declared polars types."""
+        """Rows of table ``name`` ordered by its primary key, with its declared polars types.
+
+        A filter of a few values (one vehicle's KNR) is bound as an array parameter;
+        a longer one is staged as a temporary relation, which on PostgreSQL costs a
+        table's creation but scales to any number of values.
+        """
         spec = warehouse_table(name)
         schema = spec.schema()
         wanted = list(schema) if columns is None else [c for c in schema if c in columns]
@@ -63,16 +68,22 @@ class Transaction:
             )
         with ExitStack() as stack:
             conditions = []
+            params: list[list[Any]] = []
             for col, values in (where or {}).items():
-                frame = pl.DataFrame({col: pl.Series(col, list(values), dtype=schema[col])})
-                stage = stack.enter_context(self._io.staged(self._conn, frame))
+                series = pl.Series(col, list(values), dtype=schema[col])
+                if series.len() <= FEW_ROWS:
+                    conditions.append(f"{quote(col)} = ANY({self._io.parameter})")
+                    params.append(series.to_list())
+                    continue
+                stage = stack.enter_context(self._io.staged(self._conn, series.to_frame()))
                 conditions.append(f"{quote(col)} IN (SELECT {quote(col)} FROM {stage})")
             sql = f"SELECT {column_list(wanted)} FROM {quote(name)}"
             if conditions:
                 sql += " WHERE " + " AND ".join(conditions)
             order = [c for c in spec.primary_key if c in wanted] or wanted
             sql += f" ORDER BY {column_list(order)}"
-            return self._io.query(self._conn, sql, pl.Schema({c: schema[c] for c in wanted}))
+            result = pl.Schema({c: schema[c] for c in wanted})
+            return self._io.query(self._conn, sql, result, tuple(params))
 
     def count_rows(self, name: str) -> int:
         """Number of rows of table ``name``."""
