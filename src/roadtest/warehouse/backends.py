@@ -87,14 +87,10 @@ def _raw(conn: sa.Connection) -> Any:
     return conn.connection.driver_connection
 
 
-def insert_few(conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
-    """One INSERT with the rows of ``df`` as bound parameters (see ``FEW_ROWS``)."""
-    if df.height == 0:
-        return
-    names = [f"p{i}" for i in range(df.width)]
-    values = ", ".join(f":{n}" for n in names)
-    statement = sa.text(f"INSERT INTO {quote(table)} ({column_list(df.columns)}) VALUES ({values})")
-    conn.execute(statement, [dict(zip(names, row, strict=True)) for row in df.iter_rows()])
+def _insert_statement(table: str, df: pl.DataFrame, parameter: str) -> str:
+    """An INSERT of one row of ``df``'s columns, each value a bound ``parameter``."""
+    markers = ", ".join([parameter] * df.width)
+    return f"INSERT INTO {quote(table)} ({column_list(df.columns)}) VALUES ({markers})"
 
 
 class DuckDBFrameIO:
@@ -103,7 +99,7 @@ class DuckDBFrameIO:
     def insert(self, conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
         """One INSERT … SELECT from the registered Arrow table (bound rows for a few)."""
         if df.height <= FEW_ROWS:
-            insert_few(conn, table, df)
+            _raw(conn).executemany(_insert_statement(table, df, self.parameter), df.rows())
             return
         with self.staged(conn, df) as stage:
             cols = column_list(df.columns)
@@ -115,7 +111,7 @@ class DuckDBFrameIO:
         self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()
     ) -> pl.DataFrame:
         """Fetch the result as Arrow, zero-copy into polars."""
-        arrow = _raw(conn).execute(sql, params).to_arrow_table()
+        arrow = _raw(conn).sql(sql, params=params or None).to_arrow_table()
         frame = pl.from_arrow(arrow)
         assert isinstance(frame, pl.DataFrame)
         return conform_result(frame, schema)
@@ -142,7 +138,8 @@ class PostgresFrameIO:
         how PostgreSQL's CSV format tells the two apart. A few rows go as bound parameters.
         """
         if df.height <= FEW_ROWS:
-            insert_few(conn, table, df)
+            with _raw(conn).cursor() as cursor:
+                cursor.executemany(_insert_statement(table, df, self.parameter).encode(), df.rows())
             return
         statement = f"COPY {quote(table)} ({column_list(df.columns)}) FROM STDIN (FORMAT CSV)"
         with _raw(conn).cursor() as cursor, cursor.copy(statement.encode()) as copy:

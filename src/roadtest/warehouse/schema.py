@@ -463,8 +463,9 @@ def conform_frame(df: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
             f"Rows for table {spec.name} do not have its columns: "
             f"missing {missing or 'none'}, unexpected {extra or 'none'}."
         )
+    casts = (pl.col(name).cast(dtype, strict=True) for name, dtype in expected.items())
     try:
-        out = df.select(pl.col(name).cast(dtype, strict=True) for name, dtype in expected.items())
+        out = df if df.schema == expected else df.select(casts)
     except pl.exceptions.PolarsError as exc:
         raise FrameContractError(
             f"Rows for table {spec.name} have values of the wrong type: {exc}"
