@@ -46,13 +46,15 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 ## lock: re-resolve the pinned lock file from pyproject.toml (run after changing dependencies);
-## the current pins are kept where they still fit (UNPIN="pkg1|pkg2" frees some, or delete the lock)
+## the current pins are kept where they still fit (UNPIN="pkg1|pkg2" frees some, or delete the lock).
+## The lock pins the base and every extra: the developer install and each image take their pins from it.
 UNPIN ?= ^$$
+ALL_EXTRAS = $(shell $(PYTHON) -c "import tomllib; print(','.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']))")
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
 	touch requirements.lock && grep -Ev '^($(UNPIN))==' requirements.lock > .lockenv/constraints.txt || true
-	.lockenv/bin/python -m pip install --quiet -c .lockenv/constraints.txt ".[dev,spark,train,orchestration]"
+	.lockenv/bin/python -m pip install --quiet -c .lockenv/constraints.txt ".[$(ALL_EXTRAS)]"
 	.lockenv/bin/python -m pip freeze --exclude roadtest | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock
 	rm -rf .lockenv
 

@@ -1,8 +1,11 @@
-# The images of roadtest's own processes, one build target each:
-#   api        prediction API (ONNX Runtime, no torch)
-#   dashboard  Streamlit dashboard (no torch)
-#   worker     pipeline, training, MLflow server, Dagster orchestrator, monitor (CPU torch)
-# They share the Python runtime and the dependency layers, so building all three
+# The images of roadtest's own processes, one build target each, each with only the
+# dependencies its process imports (pyproject.toml's base plus the extras named here):
+#   api        prediction API, ingest and ETL: the base alone (ONNX Runtime, scikit-learn,
+#              MLflow client; no torch, Streamlit, matplotlib, pandas or MLflow server)
+#   dashboard  Streamlit dashboard: base + dashboard (no torch)
+#   worker     pipeline, training, MLflow server, Dagster orchestrator, monitor:
+#              base + train, orchestration, tracking-server (CPU torch)
+# They share the Python runtime and pip's download cache, so building all three
 # costs little more than building the worker.
 #
 # Build from the repository root with BuildKit, e.g.
@@ -52,8 +55,9 @@ ARG LOCK_FILE=requirements.lock
 COPY pyproject.toml docker/project_requirements.py ./
 COPY ${LOCK_FILE} ./requirements.lock
 
-# Dependencies only: these layers stay cached while just the source changes.
-FROM builder AS serving-deps
+# Dependencies only, one stage per image: these layers stay cached while just the source
+# changes. Each stage refuses, after installing, the packages its image must not carry.
+FROM builder AS api-deps
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN --mount=type=secret,id=ca \
     --mount=type=cache,target=/root/.cache/pip \
@@ -61,12 +65,25 @@ RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
     && python3 project_requirements.py pyproject.toml > requirements.txt \
     && pip install -c requirements.lock -r requirements.txt \
-    && ! pip list 2>/dev/null | grep -i -E '^(torch|nvidia)'
+    && pip check \
+    && ! pip list --format=freeze 2>/dev/null \
+    | grep -i -E '^(torch|nvidia-[^=]*|onnx|matplotlib|streamlit|plotly|pandas|mlflow|flask|dagster)=='
+
+FROM builder AS dashboard-deps
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN --mount=type=secret,id=ca \
+    --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=bind,from=wheelhouse,target=/wheels \
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
+    && python3 project_requirements.py pyproject.toml dashboard > requirements.txt \
+    && pip install -c requirements.lock -r requirements.txt \
+    && pip check \
+    && ! pip list --format=freeze 2>/dev/null \
+    | grep -i -E '^(torch|nvidia-[^=]*|onnx|matplotlib|mlflow|flask|dagster)=='
 
 FROM builder AS worker-deps
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-ARG WORKER_EXTRAS=train,orchestration
-ARG WORKER_PACKAGES="boto3"
+ARG WORKER_EXTRAS=train,orchestration,tracking-server
 # Only the local CPU wheel carries the +cpu label: pip can never fall back to a CUDA build.
 ARG TORCH_REQUIREMENT="torch==2.13.0+cpu"
 RUN --mount=type=secret,id=ca \
@@ -74,9 +91,9 @@ RUN --mount=type=secret,id=ca \
     --mount=type=bind,from=wheelhouse,target=/wheels \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
     && python3 project_requirements.py pyproject.toml "$WORKER_EXTRAS" > requirements.txt \
-    && echo "$TORCH_REQUIREMENT $WORKER_PACKAGES" | tr ' ' '\n' >> requirements.txt \
+    && echo "$TORCH_REQUIREMENT" >> requirements.txt \
     && pip install -c requirements.lock -r requirements.txt \
-    && ! pip list 2>/dev/null | grep -i -E '^nvidia'
+    && ! pip list --format=freeze 2>/dev/null | grep -i -E '^nvidia-[^=]*=='
 
 # The roadtest package itself, as a wheel the final images install without a build backend.
 FROM builder AS wheel
@@ -91,7 +108,7 @@ COPY src ./src
 RUN pip wheel --no-deps --no-build-isolation --wheel-dir /dist .
 
 FROM runtime AS api
-COPY --from=serving-deps /opt/venv /opt/venv
+COPY --from=api-deps /opt/venv /opt/venv
 RUN --mount=type=bind,from=wheel,source=/dist,target=/dist \
     /opt/venv/bin/pip install --no-deps --no-index --no-cache-dir /dist/roadtest-*.whl
 ENV PATH=/opt/venv/bin:$PATH \
@@ -106,7 +123,7 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 CMD ["sh", "-c", "exec roadtest serve --host \"$ROADTEST_BIND_HOST\" --port \"$ROADTEST_API_PORT\""]
 
 FROM runtime AS dashboard
-COPY --from=serving-deps /opt/venv /opt/venv
+COPY --from=dashboard-deps /opt/venv /opt/venv
 RUN --mount=type=bind,from=wheel,source=/dist,target=/dist \
     /opt/venv/bin/pip install --no-deps --no-index --no-cache-dir /dist/roadtest-*.whl
 ENV PATH=/opt/venv/bin:$PATH \

@@ -13,7 +13,7 @@
 # Environment: DOCKER (client, default /usr/bin/docker), ROADTEST_IMAGE_TAG (local),
 # ROADTEST_BASE_IMAGE (roadtest/debian:bookworm), ROADTEST_CA_BUNDLE
 # (default /etc/ssl/certs/ca-certificates.crt), ROADTEST_PIP_NO_INDEX (0),
-# ROADTEST_WORKER_EXTRAS (train,orchestration), ROADTEST_WORKER_PACKAGES (see worker_packages below),
+# ROADTEST_WORKER_EXTRAS (train,orchestration,tracking-server: pyproject extras of the worker),
 # ROADTEST_LOCK_FILE (requirements.lock; another pin file inside the build context).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +24,6 @@ base=${ROADTEST_BASE_IMAGE:-roadtest/debian:bookworm}
 ca_bundle=${ROADTEST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 wheelhouse=build/wheelhouse
 export DOCKER_BUILDKIT=1
-# Packages the worker needs beyond pyproject's extras: boto3 for the MLflow server's S3
-# artifacts (pinned by the lock like everything else).
-worker_packages="boto3"
 
 stage_torch_wheel() {
   mkdir -p "$wheelhouse"
@@ -56,8 +53,7 @@ build() {
     -t "roadtest/$name:$tag")
   [ -s "$ca_bundle" ] && args+=(--secret "id=ca,src=$ca_bundle")
   [ "$name" = worker ] && args+=(
-    --build-arg "WORKER_EXTRAS=${ROADTEST_WORKER_EXTRAS:-train,orchestration}"
-    --build-arg "WORKER_PACKAGES=${ROADTEST_WORKER_PACKAGES:-$worker_packages}")
+    --build-arg "WORKER_EXTRAS=${ROADTEST_WORKER_EXTRAS:-train,orchestration,tracking-server}")
   local log="build/docker-build-$name.log"
   if ! "$docker_cli" "${args[@]}" . >"$log" 2>&1; then
     echo "error: building roadtest/$name failed; last lines of $log:" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CI container stage: install the Docker engine from Debian packages, start a
 # dockerd of our own (no bridge, no iptables), build the base image and every
-# image, validate compose.yaml, then run the smoke scenario against the stack.
+# image, check what each image carries (and that the API image stays near half the
+# worker's size), validate compose.yaml, then run the smoke scenario against the stack.
 # Fails loudly, never skips: a machine that cannot run dockerd fails this stage.
 #
 # The daemon's state (images, build cache) lives in $ROADTEST_DOCKER_ROOT
@@ -71,5 +72,6 @@ step=$SECONDS
 bash scripts/build_images.sh
 echo "images built in $((SECONDS - step)) s"
 "$DOCKER" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' 'roadtest/*'
-.venv/bin/python -m pytest -p no:cacheprovider -q -s -m "" tests/containers/stack_smoke.py
+.venv/bin/python -m pytest -p no:cacheprovider -q -s -m "" \
+  tests/containers/image_contents.py tests/containers/stack_smoke.py
 echo "container stage passed in $((SECONDS - stage_started)) s"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Final, cast
 
 import typer
 from rich.console import Console
@@ -103,6 +103,37 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Report an error a plant analyst can act on and leave with ``code``."""
     err_console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+EXTRAS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
+    "train": (("torch", "onnx", "matplotlib"), "run docker-compose exec worker roadtest {command}"),
+    "dashboard": (("streamlit", "plotly"), "the dashboard service runs it"),
+    "orchestration": (("dagster", "dagster_webserver"), "the worker service runs it"),
+}
+"""Each optional part of roadtest: the modules it brings, and where the containers have it."""
+
+
+def require_extras(command: str, *extras: str) -> None:
+    """Stop with what to install when ``command`` needs an extra this installation lacks.
+
+    The API image installs only the base dependencies, so ``roadtest train`` run there
+    says where training lives instead of ending in an import traceback.
+    """
+    import importlib.util
+
+    from rich.markup import escape
+
+    for extra in extras:
+        modules, elsewhere = EXTRAS[extra]
+        missing = [module for module in modules if importlib.util.find_spec(module) is None]
+        if missing:
+            install = escape(f"pip install 'roadtest[{extra}]'")
+            raise fail(
+                f"`roadtest {command}` needs roadtest's {extra} extra, which this installation "
+                f"lacks (no {', '.join(missing)}): {install}; in the containers, "
+                f"{elsewhere.format(command=command)}",
+                code=2,
+            )
 
 
 @app.command()
@@ -301,6 +332,7 @@ def demo(
     score the vehicles awaiting the road test, then serve the API and the dashboard
     on 127.0.0.1 until Ctrl+C.
     """
+    require_extras("demo", "train", *(("dashboard",) if serve_apps else ()))
     from roadtest.etl.jobs import run_etl
     from roadtest.lake import Lake, ingest_paths
     from roadtest.warehouse import Warehouse
@@ -442,6 +474,7 @@ def train_models(
     as_json: JsonOption = False,
 ) -> None:
     """Train and evaluate models, log the run to MLflow, register the best, maybe promote it."""
+    require_extras("train", "train")
     import dataclasses
 
     import polars as pl
@@ -594,6 +627,7 @@ def models_compare(
     as_json: JsonOption = False,
 ) -> None:
     """Score registered versions side by side on the newest test window of the warehouse."""
+    require_extras("models compare", "train")
     from roadtest.training.pipeline import compare_versions
     from roadtest.training.registry import Registry, RegistryError
     from roadtest.warehouse import Warehouse
@@ -718,6 +752,7 @@ def dashboard(
     ] = "127.0.0.1",
 ) -> None:
     """Serve the dashboard (Streamlit) over the stores of the ROADTEST_* settings."""
+    require_extras("dashboard", "dashboard")
     import subprocess
 
     from roadtest.dashboard.launch import streamlit_command
@@ -847,6 +882,7 @@ def orchestrate(
     the retraining schedule and trigger, and the failure alert start switched on.
     The command becomes the Dagster process, so SIGTERM and Ctrl+C reach it directly.
     """
+    require_extras("orchestrate", "orchestration", "train")
     import os
 
     from roadtest.orchestration.definitions import build_definitions

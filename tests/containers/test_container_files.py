@@ -81,16 +81,74 @@ def test_dockerfile_takes_base_image_runs_unprivileged_and_checks_health(
         assert users and not users[-1].startswith(("0", "root")), stage.splitlines()[0]
 
 
-def test_only_the_worker_image_gets_torch() -> None:
+def dockerfile_stages() -> dict[str, str]:
+    """The stages of roadtest.Dockerfile by name, each with its instructions."""
     text = (REPO / "docker" / "roadtest.Dockerfile").read_text()
-    stages = {
-        stage.split()[2]: stage for stage in re.split(r"^FROM ", text, flags=re.MULTILINE)[1:]
-    }
-    assert "COPY --from=worker-deps" in stages["worker"]
-    for serving in ("api", "dashboard"):
-        assert "COPY --from=serving-deps" in stages[serving]
-    assert "torch" not in stages["serving-deps"].replace("grep -i -E '^(torch|nvidia)'", "")
+    return {stage.split()[2]: stage for stage in re.split(r"^FROM ", text, flags=re.MULTILINE)[1:]}
+
+
+def stage_requirements(stage: str) -> list[str]:
+    """Names of the requirements a dependency stage asks project_requirements.py for."""
+    call = re.search(r"project_requirements\.py pyproject\.toml ?(\S*) >", stage)
+    assert call, stage.splitlines()[0]
+    extras = [e for e in call.group(1).strip('"').split(",") if e]
+    if extras == ["$WORKER_EXTRAS"]:
+        extras = re.findall(r"^ARG WORKER_EXTRAS=(\S+)", stage, re.MULTILINE)[0].split(",")
+    requirements = load_project_requirements().read_requirements(REPO / "pyproject.toml", extras)
+    return [re.split(r"[\[<>=~! ]", r, maxsplit=1)[0].lower() for r in requirements]
+
+
+def refused_packages(stage: str) -> re.Pattern[str]:
+    """The pattern a dependency stage's build refuses in `pip list --format=freeze`."""
+    refusal = re.search(r"\| grep -i -E '([^']+)'", stage)
+    assert refusal, stage.splitlines()[0]
+    return re.compile(refusal.group(1), re.IGNORECASE)
+
+
+def test_each_image_copies_its_own_dependency_stage() -> None:
+    stages = dockerfile_stages()
+    for image in ("api", "dashboard", "worker"):
+        assert f"COPY --from={image}-deps /opt/venv /opt/venv" in stages[image]
+
+
+def test_only_the_worker_image_gets_torch() -> None:
+    stages = dockerfile_stages()
+    for serving in ("api-deps", "dashboard-deps"):
+        assert "torch" not in stage_requirements(stages[serving]), serving
+        assert refused_packages(stages[serving]).search("torch==2.13.0+cpu"), serving
+        assert refused_packages(stages[serving]).search("nvidia-cublas-cu12==12.8.4.1"), serving
+    assert "torch" in stage_requirements(stages["worker-deps"])
     assert 'TORCH_REQUIREMENT="torch==2.13.0+cpu"' in stages["worker-deps"]
+    assert refused_packages(stages["worker-deps"]).search("nvidia-cudnn-cu12==9.10.2.21")
+    assert not refused_packages(stages["worker-deps"]).search("torch==2.13.0+cpu")
+
+
+@pytest.mark.parametrize(
+    ("stage", "refused", "kept"),
+    [
+        (
+            "api-deps",
+            ["streamlit", "plotly", "matplotlib", "pandas", "mlflow", "flask", "onnx", "dagster"],
+            ["scikit-learn", "onnxruntime", "mlflow-skinny", "deltalake", "polars", "alembic"],
+        ),
+        (
+            "dashboard-deps",
+            ["matplotlib", "mlflow", "flask", "onnx", "dagster"],
+            ["streamlit", "plotly", "pandas", "scikit-learn", "onnxruntime", "mlflow-skinny"],
+        ),
+    ],
+)
+def test_serving_stages_ask_for_and_refuse_only_what_their_process_needs(
+    stage: str, refused: list[str], kept: list[str]
+) -> None:
+    text = dockerfile_stages()[stage]
+    asked = stage_requirements(text)
+    pattern = refused_packages(text)
+    for name in refused:
+        assert name not in asked, (stage, name)
+        assert pattern.search(f"{name}==1.0"), (stage, name)
+    for name in kept:
+        assert not pattern.search(f"{name}==1.0"), (stage, name)
 
 
 def test_every_service_is_on_host_network_with_health_and_no_published_ports() -> None:

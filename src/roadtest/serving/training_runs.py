@@ -173,14 +173,18 @@ def run_pipeline(
 
     The pipeline (and torch with it) is imported here, when a run starts, so an
     API that never trains never loads torch, and an install without the
-    ``train`` extra says so in the run's error instead of failing to start.
+    ``train`` extra (the API image) says so in the run's error instead of
+    failing to start.
     """
     try:
         from roadtest.models.recurrent import RecurrentConfig
         from roadtest.training.pipeline import DEFAULT_MODELS, TrainConfig, train
     except ImportError as error:
         raise RuntimeError(
-            f"this installation cannot train ({error}); install roadtest with the train extra"
+            f"this API's installation cannot train ({error}): it lacks roadtest's train extra "
+            "(torch), which the API image leaves out; train in the worker instead "
+            "(`roadtest train` there, or the orchestrator's retraining job), or install "
+            "roadtest[train] where this API runs"
         ) from error
     recurrent = RecurrentConfig(seed=request.seed)
     if request.max_epochs is not None:
