@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -197,7 +198,14 @@ class WrkResult:
     p99_ms: float
     requests_per_s: float
     requests: int
-    errors: int
+    status_errors: int
+    """Answers other than 2xx/3xx."""
+    socket_errors: int
+    """Connect, read and write errors and timeouts."""
+
+    @property
+    def errors(self) -> int:
+        return self.status_errors + self.socket_errors
 
     def line(self, label: str, per_request: int = 1) -> str:
         rate = self.requests_per_s * per_request
@@ -205,6 +213,11 @@ class WrkResult:
         return (
             f"{label:<44} p50 {self.p50_ms:7.2f} ms   p99 {self.p99_ms:7.2f} ms"
             f"   {rate:9.0f} {unit}   errors {self.errors}"
+            + (
+                f" ({self.status_errors} non-2xx, {self.socket_errors} socket/timeout)"
+                if self.errors
+                else ""
+            )
         )
 
 
@@ -219,9 +232,10 @@ request = function()
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('WRK {"p50":%%d,"p99":%%d,"requests":%%d,"duration":%%d,"errors":%%d}\\n',
+  io.write(string.format(
+    'WRK {"p50":%%d,"p99":%%d,"requests":%%d,"duration":%%d,"status":%%d,"socket":%%d}\\n',
     latency:percentile(50), latency:percentile(99), summary.requests, summary.duration,
-    e.connect + e.read + e.write + e.timeout + e.status))
+    e.status, e.connect + e.read + e.write + e.timeout))
 end
 """
 
@@ -240,7 +254,8 @@ def parse_wrk(stdout: str) -> WrkResult:
         p99_ms=data["p99"] / 1000,
         requests_per_s=data["requests"] / (data["duration"] / 1e6),
         requests=data["requests"],
-        errors=data["errors"],
+        status_errors=data["status"],
+        socket_errors=data["socket"],
     )
 
 
@@ -424,7 +439,12 @@ def load_run(
             time.sleep(5)
         out, _ = process.communicate()
         memory.append((time.monotonic() - start, tree_rss_mb(server)))
-    return parse_wrk(out), memory
+    result = parse_wrk(out)
+    if result.status_errors:
+        lines = (root / "load.log").read_text().splitlines()
+        failed = [line for line in lines if re.search(r'"status": ?5\d\d', line)]
+        print(f"  server log, last of {len(failed)} 5xx answers:", *failed[-3:], sep="\n    ")
+    return result, memory
 
 
 def ratio(ours: float, theirs: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import subprocess
@@ -57,6 +58,16 @@ def test_health_and_ready_report_the_serving_champion(
     assert body["model_version"] == trained_plant.version
     assert set(body["checks"]) == {"model", "warehouse", "lake", "registry"}
     assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_the_loaded_champion_is_kept_out_of_garbage_collection_passes(
+    client: TestClient,
+) -> None:
+    """Startup freezes what it built, so a full collection does not walk it mid-request."""
+    served = client.app.state.api.holder.served  # type: ignore[attr-defined]
+    assert served is not None
+    assert gc.get_freeze_count() > 0
+    assert not any(o is served.model for o in gc.get_objects())
 
 
 def test_prediction_by_knr_is_the_champions_score_and_is_stored(
