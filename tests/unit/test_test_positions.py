@@ -30,7 +30,12 @@ OTHER = "position:015002/3"
 
 
 def spec_of(test_positions: bool = True) -> TabularSpec:
-    config = TabularConfig(min_ok_results=3, test_positions=test_positions)
+    config = TabularConfig(
+        min_ok_results=3,
+        test_positions=test_positions,
+        pooled_positions=False,
+        line_entry_time=False,
+    )
     return fit_tabular_spec(features_frame("2024-0000001"), TRAINING, config)
 
 
@@ -83,7 +88,8 @@ def test_rows_follow_the_feature_table_order() -> None:
 
 def test_a_spec_saved_before_positions_existed_keeps_its_columns() -> None:
     saved = spec_of(test_positions=False).to_dict()
-    del saved["config"]["test_positions"]
+    for setting in ("test_positions", "pooled_positions", "line_entry_time"):
+        del saved["config"][setting]
     assert TabularSpec.from_dict(saved).feature_names == spec_of(False).feature_names
     assert TabularSpec.from_dict(spec_of().to_dict()) == spec_of()
 

@@ -54,7 +54,7 @@ from roadtest.features.tabular import (
     require_columns,
     require_unique_knrs,
 )
-from roadtest.features.windows import RESULT_EVENT, SpecWindows, margin, position_feature_names
+from roadtest.features.windows import RESULT_EVENT, SpecWindows, margin
 from roadtest.models.inputs import PADDING_CODE, UNKNOWN_CODE, SequenceInputs
 
 Granularity = Literal["program_visit", "event"]
@@ -111,7 +111,8 @@ class SequenceConfig:
     clip: float = 10.0
     """Standardised numbers and static inputs are clipped to [-clip, clip]."""
     static_positions: bool = False
-    """Give the network the vehicle table's per-test positions as static inputs too.
+    """Give the network the vehicle table's tail columns (per-test and pooled positions,
+    line-entry time: ``TabularSpec.tail_feature_names``) as static inputs too.
 
     Off by default: the sequence already carries every result's value, and a few
     hundred more static inputs (each with a missing indicator) let the static
@@ -471,8 +472,8 @@ def _static_columns(tabular: TabularSpec, config: SequenceConfig) -> tuple[str, 
     """The vehicle-table columns the network gets (see ``SequenceConfig.static_positions``)."""
     if config.static_positions:
         return tabular.feature_names
-    positions = set(position_feature_names(tabular.windows))
-    return tuple(n for n in tabular.feature_names if n not in positions)
+    tail = set(tabular.tail_feature_names)
+    return tuple(n for n in tabular.feature_names if n not in tail)
 
 
 def _select_columns(rows: np.ndarray, names: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
@@ -483,8 +484,7 @@ def _select_columns(rows: np.ndarray, names: Sequence[str], wanted: Sequence[str
 def _static(features: pl.DataFrame, events: pl.DataFrame, spec: SequenceSpec) -> np.ndarray:
     """Static inputs: the chosen table columns standardised, clipped, NaN as 0, plus the
     missing indicators."""
-    positions = set(position_feature_names(spec.tabular.windows))
-    needed = not positions.isdisjoint(spec.static_columns)
+    needed = not set(spec.tabular.tail_feature_names).isdisjoint(spec.static_columns)
     table = build_tabular(features, events, spec.tabular, with_positions=needed)
     raw = _select_columns(table.features, table.feature_names, spec.static_columns)
     raw = raw.astype(np.float64)

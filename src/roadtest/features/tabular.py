@@ -35,6 +35,8 @@ from roadtest.features.windows import (
     SpecWindows,
     fit_spec_windows,
     last_positions,
+    pool_positions,
+    pooled_feature_names,
     position_feature_names,
     with_margins,
 )
@@ -77,6 +79,25 @@ class TabularConfig:
     Specs saved before this setting existed read as False, so their models keep
     the columns they were trained on.
     """
+    pooled_positions: bool = True
+    """Add, per family of alike tests of a program (``windows.family_labels``), the smallest
+    distance of a last value to its window's edge and the count within ``near_edge`` of one.
+
+    A torque near a limit is rare per bolt, so each per-test position holds a
+    handful of such cars; pooled over the program's bolts it becomes one column
+    a tree can split. Specs saved before this setting existed read as False.
+    """
+    near_edge: float = 0.10
+    """A last value "near an edge" lies within this share of the window width of one."""
+    line_entry_time: bool = True
+    """Add the vehicle's line-entry time (``LINE_ENTRY_COLUMN``) as a feature.
+
+    A mechanism that drifts (a risk that grows from some date on) is learnt as
+    an interaction of its cause with time; a vehicle scored after the training
+    period falls on the newest side of every time split, so it is scored as the
+    newest training vehicles were. Specs saved before this setting existed read
+    as False.
+    """
 
     def __post_init__(self) -> None:
         if self.min_ok_results < 2:
@@ -86,6 +107,20 @@ class TabularConfig:
             )
         if not 0.0 < self.near_limit <= 0.5:
             raise ValueError(f"near_limit must lie in (0, 0.5], got {self.near_limit}")
+        if not 0.0 < self.near_edge <= 0.5:
+            raise ValueError(f"near_edge must lie in (0, 0.5], got {self.near_edge}")
+
+
+LINE_ENTRY_COLUMN: Final = "line_entry_day"
+"""Days since 1970-01-01 of the timestamp of the vehicle's first event (its line entry)."""
+
+
+_SETTINGS_BEFORE_THEY_EXISTED: Final = {
+    "test_positions": False,
+    "pooled_positions": False,
+    "line_entry_time": False,
+}
+"""How a spec saved without these settings was built, so its model gets the same columns."""
 
 
 def margin_feature_names() -> tuple[str, ...]:
@@ -116,8 +151,18 @@ class TabularSpec:
             for column in CONFIGURATION_COLUMNS
             for value in (*self.categories[column], UNKNOWN_CATEGORY, MISSING_CATEGORY)
         )
-        positions = position_feature_names(self.windows) if self.config.test_positions else ()
-        return (*self.numeric_columns, *margin_feature_names(), *one_hot, *positions)
+        return (*self.numeric_columns, *margin_feature_names(), *one_hot, *self.tail_feature_names)
+
+    @cached_property
+    def tail_feature_names(self) -> tuple[str, ...]:
+        """The columns built from a vehicle's last values and line entry rather than its marts'
+        summaries, last in the table; the recurrent models' static inputs leave them out."""
+        config = self.config
+        return (
+            *(position_feature_names(self.windows) if config.test_positions else ()),
+            *(pooled_feature_names(self.windows) if config.pooled_positions else ()),
+            *((LINE_ENTRY_COLUMN,) if config.line_entry_time else ()),
+        )
 
     @cached_property
     def column_exprs(self) -> tuple[pl.Expr, ...]:
@@ -136,6 +181,9 @@ class TabularSpec:
                 "min_ok_results": self.config.min_ok_results,
                 "near_limit": self.config.near_limit,
                 "test_positions": self.config.test_positions,
+                "pooled_positions": self.config.pooled_positions,
+                "near_edge": self.config.near_edge,
+                "line_entry_time": self.config.line_entry_time,
             },
             "numeric_columns": list(self.numeric_columns),
             "categories": {k: list(v) for k, v in self.categories.items()},
@@ -146,7 +194,7 @@ class TabularSpec:
     def from_dict(cls, data: dict[str, Any]) -> TabularSpec:
         """Inverse of ``to_dict``."""
         return cls(
-            config=TabularConfig(**{"test_positions": False, **data["config"]}),
+            config=TabularConfig(**{**_SETTINGS_BEFORE_THEY_EXISTED, **data["config"]}),
             numeric_columns=tuple(data["numeric_columns"]),
             categories={k: tuple(v) for k, v in data["categories"].items()},
             windows=SpecWindows.from_dict(data["windows"]),
@@ -253,8 +301,9 @@ def build_tabular(
     ``events`` are the same vehicles' mart_vehicle_events rows (events of
     other vehicles are ignored). A missing value is NaN; counts of near-limit
     results are 0 for a vehicle without results. ``with_positions=False``
-    leaves the per-test positions out (the recurrent models' static inputs do
-    not use them, and they cost a query of their own).
+    leaves the tail columns out (``TabularSpec.tail_feature_names``: the
+    recurrent models' static inputs do not use them, and they cost queries of
+    their own).
     """
     require_columns(
         features, ("knr", *spec.numeric_columns, *CONFIGURATION_COLUMNS), "the feature table"
@@ -281,7 +330,46 @@ def build_tabular(
         input_rows=events.height,
     )
     matrix = table.to_numpy().astype(np.float32, copy=False)
-    if not (spec.config.test_positions and with_positions):
+    if not (spec.tail_feature_names and with_positions):
         return TabularInputs(features=matrix, feature_names=names[: matrix.shape[1]])
-    positions = last_positions(events, features.get_column("knr"), spec.windows)
-    return TabularInputs(features=np.hstack([matrix, positions]), feature_names=names)
+    return TabularInputs(
+        features=np.hstack([matrix, _tail_columns(features, events, spec)]), feature_names=names
+    )
+
+
+def _tail_columns(features: pl.DataFrame, events: pl.DataFrame, spec: TabularSpec) -> np.ndarray:
+    """The columns of ``TabularSpec.tail_feature_names``, in the vehicles' row order."""
+    config, knrs = spec.config, features.get_column("knr")
+    blocks: list[np.ndarray] = []
+    if config.test_positions or config.pooled_positions:
+        positions = last_positions(events, knrs, spec.windows)
+        if config.test_positions:
+            blocks.append(positions)
+        if config.pooled_positions:
+            blocks.append(pool_positions(positions, spec.windows, config.near_edge))
+    if config.line_entry_time:
+        blocks.append(line_entry_days(events, knrs)[:, None])
+    return np.hstack(blocks)
+
+
+def line_entry_days(events: pl.DataFrame, knrs: pl.Series) -> np.ndarray:
+    """Per vehicle of ``knrs``: days since 1970-01-01 of its first event, NaN without events.
+
+    A vehicle's first event is its line entry, known as soon as it is built,
+    so the value is the same in training and when it is scored before its road
+    test.
+    """
+    require_columns(events, ("knr", "data"), "the event table")
+    first = collect_plan(
+        knrs.to_frame("knr")
+        .lazy()
+        .join(
+            events.lazy().group_by("knr").agg(pl.col("data").min()),
+            on="knr",
+            how="left",
+            maintain_order="left",
+        )
+        .select((pl.col("data").dt.epoch("ms").cast(pl.Float64) / 86_400_000.0).alias("day")),
+        input_rows=events.height,
+    )
+    return first.get_column("day").fill_null(np.nan).to_numpy().astype(np.float32)

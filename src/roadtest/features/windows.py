@@ -73,6 +73,11 @@ class SpecWindows:
             },
         )
 
+    @cached_property
+    def families(self) -> tuple[str, ...]:
+        """``family_labels`` of these windows, worked out once per spec."""
+        return family_labels(self)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
@@ -200,3 +205,78 @@ def last_positions(events: pl.DataFrame, knrs: pl.Series, windows: SpecWindows) 
         found.get_column("position").to_numpy()
     )
     return matrix
+
+
+FAMILY_CENTRE_SHARE: Final = 0.25
+"""Tests of one program are alike when their window centres differ by less than this share of
+the wider window..."""
+FAMILY_WIDTH_RATIO: Final = 1.5
+"""...and the wider window is less than this many times the narrower one."""
+
+
+def _alike(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Two windows (centre, width) of the same kind of measurement, e.g. two bolts' torques."""
+    wider, narrower = max(a[1], b[1]), min(a[1], b[1])
+    return (
+        narrower > 0
+        and abs(a[0] - b[0]) < FAMILY_CENTRE_SHARE * wider
+        and wider < FAMILY_WIDTH_RATIO * narrower
+    )
+
+
+def family_labels(windows: SpecWindows) -> tuple[str, ...]:
+    """Per windowed test, its family ``<NAME>#<k>``: the tests of a program with alike windows.
+
+    The exports carry no spec limits and the vehicle table no unit, but the
+    bolts of one program tightened to one spec share a window, while their
+    angles (or another quantity) sit elsewhere. A family pools such tests so a
+    value near an edge, rare per bolt, is frequent enough per family for a tree
+    to learn it. Derived from the stored windows alone, in their order, so a
+    saved spec always gives the same families.
+    """
+    founders: dict[str, list[tuple[float, float]]] = {}
+    labels: list[str] = []
+    for name, low, high in zip(windows.names, windows.ok_min, windows.ok_max, strict=True):
+        window = ((low + high) / 2.0, high - low)
+        known = founders.setdefault(name, [])
+        index = next((k for k, founder in enumerate(known) if _alike(founder, window)), None)
+        if index is None:
+            index = len(known)
+            known.append(window)
+        labels.append(f"{name}#{index}")
+    return tuple(labels)
+
+
+def _pooled_families(labels: tuple[str, ...]) -> tuple[str, ...]:
+    """Families of two tests or more, in order of first appearance: a family of one test
+    would only repeat that test's position."""
+    return tuple(family for family in dict.fromkeys(labels) if labels.count(family) > 1)
+
+
+def pooled_feature_names(windows: SpecWindows) -> tuple[str, ...]:
+    """Two features per family of two tests or more (see ``pool_positions``)."""
+    families = _pooled_families(windows.families)
+    return tuple(f"{kind}:{family}" for family in families for kind in ("edge_min", "n_near_edge"))
+
+
+def pool_positions(positions: np.ndarray, windows: SpecWindows, near_edge: float) -> np.ndarray:
+    """Per vehicle and family of two tests or more: the smallest distance of a last value to
+    its window's nearer edge, and how many of the family's last values lie within
+    ``near_edge`` of one.
+
+    ``positions`` is ``last_positions``' matrix. The distance is min(p, 1 - p):
+    0 on an edge, negative outside the window, NaN when the vehicle has none of
+    the family's tests (their count is then 0).
+    """
+    labels = windows.families
+    edge = np.minimum(positions, 1.0 - positions)
+    columns: list[np.ndarray] = []
+    for family in _pooled_families(labels):
+        members = edge[:, [j for j, label in enumerate(labels) if label == family]]
+        present = ~np.isnan(members)
+        smallest = np.where(present, members, np.inf).min(axis=1)
+        columns.append(np.where(present.any(axis=1), smallest, np.nan))
+        columns.append(((members < near_edge) & present).sum(axis=1).astype(np.float64))
+    if not columns:
+        return np.empty((positions.shape[0], 0), dtype=np.float32)
+    return np.column_stack(columns).astype(np.float32)
