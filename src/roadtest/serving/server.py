@@ -5,7 +5,8 @@ through the factory ``app_from_env``. Several workers need a warehouse that
 several processes can write (PostgreSQL): a DuckDB file admits one writing
 process, so the command refuses rather than letting the second worker fail.
 With several workers the Prometheus values are shared through files in a
-temporary folder, so ``/v1/metrics`` reports all workers whichever answers.
+temporary folder, so ``/v1/metrics`` reports all workers whichever answers,
+and each worker's Polars runs one thread (``POLARS_THREADS_VARIABLE``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ import uvicorn
 from roadtest.config import Settings
 
 APP_FACTORY: Final = "roadtest.serving.app:app_from_env"
+
+POLARS_THREADS_VARIABLE: Final = "POLARS_MAX_THREADS"
+"""Set to 1 for each of several workers unless already set: the workers already share the
+cores, and a one-vehicle query gains nothing from a pool but waits on its hand-offs (in
+process, one vehicle's inputs were built faster with one thread than with two; the HTTP
+bench on the shared build machine was too noisy to separate the two). A single worker
+keeps Polars' default pool."""
 LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 
 
@@ -47,6 +55,8 @@ def serve_api(
     os.environ["ROADTEST_API_LOG_LEVEL"] = log_level  # the workers read it into their Settings
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="roadtest-metrics-")
+    if workers > 1:
+        os.environ.setdefault(POLARS_THREADS_VARIABLE, "1")
     uvicorn.run(
         APP_FACTORY,
         factory=True,
