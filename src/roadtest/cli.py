@@ -878,7 +878,8 @@ def orchestrate(
 ) -> None:
     """Run Dagster (webserver and daemon) over the roadtest assets, sensors and schedule.
 
-    Run state lives in DAGSTER_HOME (default HOME/dagster); the landing sensor,
+    Run state lives in DAGSTER_HOME (default HOME/dagster), in PostgreSQL when
+    ROADTEST_DAGSTER_STORAGE_URL is set; the landing sensor,
     the retraining schedule and trigger, and the failure alert start switched on.
     The command becomes the Dagster process, so SIGTERM and Ctrl+C reach it directly.
     """
@@ -886,6 +887,7 @@ def orchestrate(
     import os
 
     from roadtest.orchestration.definitions import build_definitions
+    from roadtest.orchestration.instance import STORAGE_URL_VARIABLE, instance_yaml
 
     settings = load_settings()
     try:
@@ -893,11 +895,14 @@ def orchestrate(
     except Exception as error:
         raise fail(f"the orchestration cannot start: {error}", code=2) from error
     env = dict(os.environ)
+    storage = settings.dagster_storage_url
     if not env.get("DAGSTER_HOME"):
         dagster_home = (settings.home / "dagster").resolve()
         dagster_home.mkdir(parents=True, exist_ok=True)
-        (dagster_home / "dagster.yaml").touch()
+        (dagster_home / "dagster.yaml").write_text(instance_yaml(storage is not None))
         env["DAGSTER_HOME"] = str(dagster_home)
+    if storage is not None:
+        env[STORAGE_URL_VARIABLE] = storage.get_secret_value()
     dagster = str(Path(sys.executable).with_name("dagster"))
     command = [dagster, "dev", "-m", "roadtest.orchestration.definitions"]
     err_console.print(f"Dagster UI on http://{host}:{port} (Ctrl+C stops it)")

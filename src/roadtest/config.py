@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         description="Base URL of the Dagster webserver, e.g. http://127.0.0.1:3000; the monitor "
         "checks GET /server_info there (not checked when unset).",
     )
+    dagster_storage_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql+psycopg2://user:password@host:port/database: "
+        "dagster-postgres talks psycopg2) where the orchestrator keeps its runs, event logs "
+        "and schedules; SQLite under DAGSTER_HOME when unset.",
+    )
     monitor_interval_seconds: float = Field(
         default=60.0, gt=0, description="Seconds between two rounds of health checks."
     )

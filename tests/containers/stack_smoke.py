@@ -273,3 +273,28 @@ def test_plant_goes_from_exports_to_predictions_in_containers(stack: Stack, tmp_
         f"smoke scenario (simulate → ingest → train → predict → dashboard): "
         f"{time.monotonic() - started:.1f} s"
     )
+
+
+def test_the_orchestrator_keeps_its_runs_in_postgres(stack: Stack) -> None:
+    """The worker's Dagster created its run and event tables in the `dagster` database."""
+    query = (
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name IN ('runs', 'event_logs', 'jobs')"
+    )
+    tables = stack.compose(
+        "exec",
+        "-T",
+        "postgres",
+        "psql",
+        "-h",
+        "/var/run/postgresql",
+        "-U",
+        "postgres",
+        "-d",
+        "dagster",
+        "-tAc",
+        query,
+    )
+    assert tables.stdout.strip() == "3", tables.stdout + logs_of(stack, "worker")
+    home = stack.compose("exec", "-T", "worker", "ls", "/var/lib/roadtest/dagster")
+    assert ".db" not in home.stdout, home.stdout
