@@ -27,7 +27,7 @@ from roadtest.warehouse import (
     connect,
 )
 from roadtest.warehouse.backends import FEW_ROWS, frame_io
-from roadtest.warehouse.schema import sql_table
+from roadtest.warehouse.schema import PREDICTIONS, sql_table
 
 KNRS = ["2023-0000001", "2023-0000002", "2023-0000003"]
 TRICKY_TEXT = ["plain", "", 'with "quotes", commas;\nand a newline', "  spaced  ", "ÇÃO ß 日本"]
@@ -313,3 +313,11 @@ def test_settings_default_to_a_duckdb_file_under_home(tmp_path: Path) -> None:
         assert (home / "warehouse.duckdb").is_file()
     finally:
         warehouse.dispose()
+
+
+def test_inserting_no_rows_writes_nothing_and_raises_nothing(warehouse: Warehouse) -> None:
+    spec = PREDICTIONS
+    io = frame_io(warehouse.backend)
+    with warehouse.engine.begin() as conn:
+        io.insert(conn, spec.name, pl.DataFrame(schema=spec.schema()))
+    assert warehouse.count_rows(spec.name) == 0

@@ -98,6 +98,8 @@ class DuckDBFrameIO:
 
     def insert(self, conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
         """One INSERT … SELECT from the registered Arrow table (bound rows for a few)."""
+        if df.height == 0:
+            return
         if df.height <= FEW_ROWS:
             _raw(conn).executemany(_insert_statement(table, df, self.parameter), df.rows())
             return
