@@ -282,18 +282,25 @@ def failed_run(home: Path) -> tuple[dg.DagsterInstance, dg.ExecuteInProcessResul
     return instance, result
 
 
+def failure_context(
+    instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult
+) -> dg.RunFailureSensorContext:
+    """What Dagster hands the failure sensor for the failed ``result``."""
+    return dg.build_run_status_sensor_context(
+        sensor_name="failure_alert_sensor",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    ).for_run_failure()
+
+
 def test_a_failed_run_is_posted_to_the_alert_webhook(tmp_path: Path, webhook: str) -> None:
     instance, result = failed_run(tmp_path)
     assert not result.success
     assert result.get_failed_step_keys() == {"trained_model"}
     assert len(result.get_step_failure_events()) == 1
     sensor = failure_alert_sensor(settings_for(tmp_path, tmp_path, alert_webhook_url=webhook))
-    context = dg.build_run_status_sensor_context(
-        sensor_name="failure_alert_sensor",
-        dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-    ).for_run_failure()
+    context = failure_context(instance, result)
     sensor(context)
     assert len(Webhook.received) == 1
     alert = Webhook.received[0]
@@ -307,11 +314,6 @@ def test_a_failed_run_is_posted_to_the_alert_webhook(tmp_path: Path, webhook: st
 def test_without_a_webhook_a_failed_run_is_only_logged(tmp_path: Path, webhook: str) -> None:
     instance, result = failed_run(tmp_path)
     sensor = failure_alert_sensor(settings_for(tmp_path, tmp_path))
-    context = dg.build_run_status_sensor_context(
-        sensor_name="failure_alert_sensor",
-        dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-    ).for_run_failure()
+    context = failure_context(instance, result)
     sensor(context)
     assert Webhook.received == []

@@ -62,15 +62,15 @@ def empty_store(root: Path) -> Path:
     return path
 
 
-@functools.cache
-def pristine_home(root: Path) -> Path:
-    """HOME with the plant's exports, truth, lake, loaded warehouse and an empty MLflow store."""
-    home = root / "pristine"
+def load_plant_home(home: Path, plant: PlantConfig, store_root: Path, export_seed: int) -> Path:
+    """``home`` made with ``plant``'s exports, truth, lake, loaded warehouse and an empty
+    MLflow store (the one of ``store_root``)."""
     settings = settings_for(home)
     home.mkdir(parents=True)
-    shutil.copy(empty_store(root), home / "mlflow.db")
-    plant = simulate_plant(PLANT)
-    write_exports(plant, home / "exports", "parquet", home / "truth", seed=PLANT.seed)
+    shutil.copy(empty_store(store_root), home / "mlflow.db")
+    write_exports(
+        simulate_plant(plant), home / "exports", "parquet", home / "truth", seed=export_seed
+    )
     lake = Lake.from_settings(settings)
     assert ingest_paths(lake, [home / "exports"]).ok
     warehouse = connect(settings.resolved_warehouse_url())
@@ -79,6 +79,12 @@ def pristine_home(root: Path) -> Path:
     finally:
         warehouse.dispose()
     return home
+
+
+@functools.cache
+def pristine_home(root: Path) -> Path:
+    """HOME with the plant's exports, truth, lake, loaded warehouse and an empty MLflow store."""
+    return load_plant_home(root / "pristine", PLANT, root, PLANT.seed)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,18 +9,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from roadtest.etl.jobs import run_etl
-from roadtest.lake import Lake, ingest_paths
-from roadtest.simulate import PlantConfig, simulate_plant, write_exports
+from roadtest.simulate import PlantConfig
 from roadtest.training.pipeline import TrainResult, read_training_data, train
 from roadtest.training.scoring import load_version
 from roadtest.training.split import time_split
-from roadtest.warehouse import connect
 from tests.integration.test_training_pipeline_support import (
     FAST,
-    empty_store,
+    load_plant_home,
     open_home,
-    settings_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -36,19 +31,7 @@ BATTERY = "low_battery_voltage"
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A HOME with the drifting plant loaded and an empty registry."""
     root = tmp_path_factory.mktemp("refit")
-    home = root / "home"
-    home.mkdir()
-    shutil.copy(empty_store(tmp_path_factory.getbasetemp()), home / "mlflow.db")
-    write_exports(simulate_plant(DRIFTING), home / "exports", "parquet", home / "truth", seed=3)
-    settings = settings_for(home)
-    lake = Lake.from_settings(settings)
-    assert ingest_paths(lake, [home / "exports"]).ok
-    warehouse = connect(settings.resolved_warehouse_url())
-    try:
-        assert run_etl(lake, warehouse).ok
-    finally:
-        warehouse.dispose()
-    return home
+    return load_plant_home(root / "home", DRIFTING, tmp_path_factory.getbasetemp(), export_seed=3)
 
 
 def train_gbm(home: Path, refit: bool) -> TrainResult:

@@ -74,9 +74,14 @@ class SpecWindows:
         )
 
     @cached_property
-    def families(self) -> tuple[str, ...]:
-        """``family_labels`` of these windows, worked out once per spec."""
-        return family_labels(self)
+    def pooled_families(self) -> dict[str, tuple[int, ...]]:
+        """Each family of two tests or more (``family_labels``), in order of first appearance,
+        with its tests' column indices: worked out once per spec, not per vehicle scored.
+        A family of one test would only repeat that test's position."""
+        members: dict[str, list[int]] = {}
+        for index, family in enumerate(family_labels(self)):
+            members.setdefault(family, []).append(index)
+        return {family: tuple(tests) for family, tests in members.items() if len(tests) > 1}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -247,16 +252,10 @@ def family_labels(windows: SpecWindows) -> tuple[str, ...]:
     return tuple(labels)
 
 
-def _pooled_families(labels: tuple[str, ...]) -> tuple[str, ...]:
-    """Families of two tests or more, in order of first appearance: a family of one test
-    would only repeat that test's position."""
-    return tuple(family for family in dict.fromkeys(labels) if labels.count(family) > 1)
-
-
 def pooled_feature_names(windows: SpecWindows) -> tuple[str, ...]:
     """Two features per family of two tests or more (see ``pool_positions``)."""
-    families = _pooled_families(windows.families)
-    return tuple(f"{kind}:{family}" for family in families for kind in ("edge_min", "n_near_edge"))
+    kinds = ("edge_min", "n_near_edge")
+    return tuple(f"{kind}:{family}" for family in windows.pooled_families for kind in kinds)
 
 
 def pool_positions(positions: np.ndarray, windows: SpecWindows, near_edge: float) -> np.ndarray:
@@ -268,11 +267,10 @@ def pool_positions(positions: np.ndarray, windows: SpecWindows, near_edge: float
     0 on an edge, negative outside the window, NaN when the vehicle has none of
     the family's tests (their count is then 0).
     """
-    labels = windows.families
     edge = np.minimum(positions, 1.0 - positions)
     columns: list[np.ndarray] = []
-    for family in _pooled_families(labels):
-        members = edge[:, [j for j, label in enumerate(labels) if label == family]]
+    for tests in windows.pooled_families.values():
+        members = edge[:, list(tests)]
         present = ~np.isnan(members)
         smallest = np.where(present, members, np.inf).min(axis=1)
         columns.append(np.where(present.any(axis=1), smallest, np.nan))
