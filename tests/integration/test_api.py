@@ -8,14 +8,18 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
 from roadtest.serving import create_app
+from roadtest.serving.schemas import Prediction
 from roadtest.training.scoring import load_champion
 from roadtest.warehouse import Warehouse
 from tests.integration.test_api_support import (  # noqa: F401
@@ -379,7 +383,8 @@ def test_request_mart_reads_equal_the_bulk_reads_on_both_backends(
         tx.append_rows("mart_vehicle_events", duck.read_events(knrs))
     try:
         for warehouse in (duck, postgres):
-            features, events = read_marts(warehouse, [knrs[2], knrs[0], knrs[2]])
+            with warehouse.transaction() as tx:
+                features, events = read_marts(tx, [knrs[2], knrs[0], knrs[2]])
             # Staged (bulk) reads: the two KNRs padded with more unknown ones than get bound.
             padded = [knrs[0], knrs[2], *(f"2099-{n:07d}" for n in range(FEW_ROWS + 1))]
             expected_features = warehouse.read_features(padded)
@@ -392,6 +397,44 @@ def test_request_mart_reads_equal_the_bulk_reads_on_both_backends(
     finally:
         postgres.dispose()
         duck.dispose()
+
+
+@pytest.mark.postgres
+def test_a_prediction_colliding_with_a_stored_key_is_stored_a_microsecond_later(
+    trained_plant: TrainedPlant, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker stored the same KNR at the same instant (PostgreSQL enforces the key):
+    the request's transaction is rolled back and its prediction stored just after."""
+    from roadtest.serving.metrics import ApiMetrics
+    from roadtest.serving.model_holder import Served
+    from roadtest.serving.predictor import Predictor
+    from roadtest.serving.schemas import VehicleInput
+    from roadtest.warehouse import connect
+
+    knr, instant = trained_plant.knrs[0], datetime(2030, 1, 1, tzinfo=UTC)
+    duck = Warehouse.from_settings(api_settings(trained_plant.home))
+    postgres = connect(postgres_url)
+    postgres.migrate()
+    with postgres.transaction() as tx:
+        tx.append_rows("mart_vehicle_features", duck.read_features([knr]))
+        tx.append_rows("mart_vehicle_events", duck.read_events([knr]))
+    duck.dispose()
+    model = load_champion(api_settings(trained_plant.home))
+    holder = SimpleNamespace(served=Served(model, np.empty(0)))
+    predictor = Predictor(postgres, holder, ApiMetrics())  # type: ignore[arg-type]
+    try:
+        postgres.record_prediction(knr, model.version, 0.5, True, predicted_at=instant)
+        monkeypatch.setattr("roadtest.serving.predictor.utc_now", lambda: instant)
+        _, results = predictor.predict([VehicleInput(knr=knr)], 0.0)
+        prediction = results[0]
+        assert isinstance(prediction, Prediction)
+        later = instant + timedelta(microseconds=1)
+        assert prediction.predicted_at == later
+        stored = postgres.read_predictions([knr]).sort("predicted_at")
+        assert stored["predicted_at"].to_list() == [instant, later]
+        assert stored["probability"].to_list() == [0.5, prediction.probability]
+    finally:
+        postgres.dispose()
 
 
 def test_a_warehouse_locked_by_another_process_answers_503_not_500(

@@ -262,11 +262,18 @@ def test_reads_filter_by_vehicle(warehouse: Warehouse) -> None:
     assert warehouse.read_features([]).height == 0
 
 
-def test_a_long_filter_reads_the_same_rows_as_a_short_one(warehouse: Warehouse) -> None:
-    """More than FEW_ROWS values are staged as a relation, fewer are bound: same rows."""
+@pytest.mark.parametrize("padding", ["fetched", "bound", "staged"])
+def test_filters_of_any_length_read_the_same_rows(warehouse: Warehouse, padding: str) -> None:
+    """A few values are bound and fetched as rows, more are bound (PostgreSQL) and copied
+    out, more still are staged as a relation: the same rows each way."""
     load_everything(warehouse)
     wanted = KNRS[1:]
-    unknown = [f"2099-{n:07d}" for n in range(FEW_ROWS + 1)]
+    extra = {
+        "fetched": 0,
+        "bound": FEW_ROWS + 1,
+        "staged": frame_io(warehouse.backend).max_bound_values + 1,
+    }[padding]
+    unknown = [f"2099-{n:07d}" for n in range(extra)]
 
     short = warehouse.read_events(wanted)
     long = warehouse.read_events([*unknown, *wanted])

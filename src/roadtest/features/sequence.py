@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Final, Literal, get_args
 
 import numpy as np
@@ -326,6 +326,28 @@ def _steps(
     (they share the timestamp). The detail of a program visit is that of its
     weakest result: the smallest margin, the first in event order on a tie.
     """
+    prepare, aggregate, finish = _step_expressions(near_limit, config)
+    return (
+        events.select(list(EVENT_COLUMNS))
+        .sort("knr", "seq")
+        .join(tests.lazy(), on=["code", "detail"], how="left", maintain_order="left")
+        .with_columns(prepare[:2])
+        .with_columns(prepare[2:])
+        .group_by("_run", maintain_order=True)
+        .agg(aggregate)
+        .with_columns(finish)
+    )
+
+
+@lru_cache(maxsize=8)
+def _step_expressions(
+    near_limit: float, config: SequenceConfig
+) -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
+    """(per-event columns, per-step aggregations, per-step columns) of ``_steps``.
+
+    Built once per setting: for the one vehicle an API request scores, building
+    these hundred expressions cost as much as running them.
+    """
     result = pl.col("event_type") == RESULT_EVENT
     z = ((pl.col("value") - pl.col("_mean")) / pl.col("_std")).clip(-config.clip, config.clip)
     step_key = pl.col("seq")
@@ -333,43 +355,37 @@ def _steps(
         # The mart orders events by DATA, type, code: a program visit is a contiguous run.
         visit = pl.when(result).then(pl.lit(-1, pl.Int64)).otherwise(pl.col("seq"))
         step_key = pl.struct("data", "code", visit.alias("visit"))
-    prepared = (
-        events.select(list(EVENT_COLUMNS))
-        .sort("knr", "seq")
-        .join(tests.lazy(), on=["code", "detail"], how="left", maintain_order="left")
-        .with_columns(margin=margin(), z=pl.when(result & pl.col("value").is_finite()).then(z))
-        .with_columns(
-            _weakness=pl.col("margin").fill_null(np.inf),
-            _run=pl.struct(pl.col("knr"), step_key.alias("step")).rle_id(),
-        )
+    prepare = (
+        margin().alias("margin"),
+        pl.when(result & pl.col("value").is_finite()).then(z).alias("z"),
+        pl.col("margin").fill_null(np.inf).alias("_weakness"),
+        pl.struct(pl.col("knr"), step_key.alias("step")).rle_id().alias("_run"),
     )
-    return (
-        prepared.group_by("_run", maintain_order=True)
-        .agg(
-            pl.col("knr").first(),
-            pl.col("seq").min().alias("_step"),
-            pl.col("event_type").first(),
-            pl.col("code").first(),
-            pl.col("detail").get(pl.col("_weakness").arg_min()),
-            pl.col("id_group").first(),
-            result.sum().alias("n_results"),
-            pl.col("is_nok").mean().alias("nok_share"),
-            pl.col("is_rework").mean().alias("rework_share"),
-            pl.col("z").min().fill_null(0.0).alias("value_z_min"),
-            pl.col("z").max().fill_null(0.0).alias("value_z_max"),
-            pl.col("z").is_not_null().mean().alias("value_share"),
-            pl.col("margin").min().fill_null(0.0).alias("margin_min"),
-            pl.col("margin").is_not_null().mean().alias("margin_share"),
-            (pl.col("margin") < near_limit).fill_null(False).mean().alias("near_limit_share"),
-            pl.col("t_offset_seconds").first().alias("t_offset"),
-        )
-        .with_columns(
-            *_tokens(),
-            dt_prev=pl.col("t_offset").diff().over("knr").fill_null(0.0),
-            _pos=pl.int_range(pl.len(), dtype=pl.Int64).over("knr"),
-            _n=pl.len().over("knr").cast(pl.Int64),
-        )
+    aggregate = (
+        pl.col("knr").first(),
+        pl.col("seq").min().alias("_step"),
+        pl.col("event_type").first(),
+        pl.col("code").first(),
+        pl.col("detail").get(pl.col("_weakness").arg_min()),
+        pl.col("id_group").first(),
+        result.sum().alias("n_results"),
+        pl.col("is_nok").mean().alias("nok_share"),
+        pl.col("is_rework").mean().alias("rework_share"),
+        pl.col("z").min().fill_null(0.0).alias("value_z_min"),
+        pl.col("z").max().fill_null(0.0).alias("value_z_max"),
+        pl.col("z").is_not_null().mean().alias("value_share"),
+        pl.col("margin").min().fill_null(0.0).alias("margin_min"),
+        pl.col("margin").is_not_null().mean().alias("margin_share"),
+        (pl.col("margin") < near_limit).fill_null(False).mean().alias("near_limit_share"),
+        pl.col("t_offset_seconds").first().alias("t_offset"),
     )
+    finish = (
+        *_tokens(),
+        pl.col("t_offset").diff().over("knr").fill_null(0.0).alias("dt_prev"),
+        pl.int_range(pl.len(), dtype=pl.Int64).over("knr").alias("_pos"),
+        pl.len().over("knr").cast(pl.Int64).alias("_n"),
+    )
+    return prepare, aggregate, finish
 
 
 def _log_seconds(column: str) -> pl.Expr:
@@ -527,17 +543,17 @@ def build_sequences(
     wanted = pl.DataFrame({"knr": list(knrs)}, schema={"knr": pl.String})
     require_unique_knrs(wanted, "the list of KNRs to build")
     aligned = _aligned_features(features, wanted)
-    mine = events.join(wanted, on="knr", how="semi")
+    mine = events.lazy().join(wanted.lazy(), on="knr", how="semi")
     max_len = spec.config.max_len
     steps = collect_plan(
-        _steps(mine.lazy(), spec.tests, spec.tabular.config.near_limit, spec.config)
+        _steps(mine, spec.tests, spec.tabular.config.near_limit, spec.config)
         .with_columns(_pos=pl.col("_pos") - (pl.col("_n") - max_len).clip(lower_bound=0))
         .filter(pl.col("_pos") >= 0)
         .join(wanted.with_row_index("_vehicle").lazy(), on="knr", how="inner")
         .select("_vehicle", "_pos", *spec.encoders),
-        input_rows=mine.height,
+        input_rows=events.height,
     )
-    return _scatter(steps, len(knrs), _static(aligned, mine, spec))
+    return _scatter(steps, len(knrs), _static(aligned, events, spec))
 
 
 def _scatter(steps: pl.DataFrame, n_vehicles: int, static: np.ndarray) -> SequenceInputs:

@@ -15,15 +15,19 @@ import polars as pl
 
 from roadtest.contracts.warehouse import MART_VEHICLE_EVENTS, MART_VEHICLE_FEATURES
 from roadtest.features.sequence import EVENT_COLUMNS
-from roadtest.warehouse import Warehouse
+from roadtest.warehouse import Transaction
 
 
-def read_marts(warehouse: Warehouse, knrs: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(feature mart rows, event mart rows of ``EVENT_COLUMNS``) of ``knrs``, in one transaction,
-    as ``Warehouse.read_table`` returns them."""
+def read_marts(tx: Transaction, knrs: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(feature mart rows, event mart rows of ``EVENT_COLUMNS``) of ``knrs``, as
+    ``Transaction.read_table`` returns them.
+
+    The request's own transaction reads them, so the vehicles are read and their
+    predictions stored on one connection: on the DuckDB default each transaction
+    opens the file anew, which cost as much as scoring the vehicle.
+    """
     where = {"knr": list(dict.fromkeys(knrs))}
-    with warehouse.transaction() as tx:
-        return (
-            tx.read_table(MART_VEHICLE_FEATURES.name, where),
-            tx.read_table(MART_VEHICLE_EVENTS.name, where, EVENT_COLUMNS),
-        )
+    return (
+        tx.read_table(MART_VEHICLE_FEATURES.name, where),
+        tx.read_table(MART_VEHICLE_EVENTS.name, where, EVENT_COLUMNS),
+    )

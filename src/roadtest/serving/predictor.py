@@ -24,7 +24,6 @@ from typing import Final, Literal
 
 import numpy as np
 import polars as pl
-import sqlalchemy as sa
 from pydantic import BaseModel
 
 from roadtest.contracts.partner import SourceTable
@@ -44,7 +43,8 @@ from roadtest.serving.schemas import (
     VehicleRows,
 )
 from roadtest.training.scoring import TOP_GROUPS, LoadedModel
-from roadtest.warehouse import Warehouse
+from roadtest.warehouse import Transaction, Warehouse
+from roadtest.warehouse.errors import DuplicateKeyError
 from roadtest.warehouse.schema import PREDICTIONS
 from roadtest.warehouse.store import utc_now
 
@@ -172,16 +172,8 @@ class Predictor:
         ``started`` is the request's ``time.perf_counter()`` start, for ``elapsed_ms``.
         """
         served = self.served()
-        outcomes: list[Outcome | None] = [None] * len(vehicles)
-        by_knr = [(i, v.knr) for i, v in enumerate(vehicles) if v.knr is not None]
-        by_rows = [(i, v.rows) for i, v in enumerate(vehicles) if v.rows is not None]
-        for index, outcome in self._score_knrs(served.model, by_knr):
-            outcomes[index] = outcome
-        for index, outcome in self._score_rows(served.model, by_rows):
-            outcomes[index] = outcome
-        done = [o for o in outcomes if o is not None]
+        done, instants = self._score_and_store(served.model, vehicles)
         scored = [o for o in done if isinstance(o, Scored)]
-        instants = self._store(served.model, scored)
         self._metrics.observe_scores([s.probability for s in scored if s.source == "knr"], "knr")
         self._metrics.observe_scores([s.probability for s in scored if s.source == "rows"], "rows")
         elapsed = (time.perf_counter() - started) * 1000
@@ -198,12 +190,43 @@ class Predictor:
             position += 1
         return served, results
 
+    def _score_and_store(
+        self, model: LoadedModel, vehicles: Sequence[VehicleInput]
+    ) -> tuple[list[Outcome], list[datetime]]:
+        """Every vehicle's outcome, in order, and the ``predicted_at`` stored for each scored one.
+
+        The vehicles are read and their predictions written in one transaction. Should
+        another worker have stored the same KNR in the same microsecond (the key is
+        KNR, version, instant), that transaction is rolled back (it only read) and the
+        predictions are stored again a few microseconds later.
+        """
+        outcomes: list[Outcome | None] = [None] * len(vehicles)
+        by_knr = [(i, v.knr) for i, v in enumerate(vehicles) if v.knr is not None]
+        by_rows = [(i, v.rows) for i, v in enumerate(vehicles) if v.rows is not None]
+        for index, outcome in self._score_rows(model, by_rows):
+            outcomes[index] = outcome
+        done: list[Outcome] = []
+        scored: list[Scored] = []
+        instants: list[datetime] = []
+        try:
+            with self._warehouse.transaction() as tx:
+                for index, outcome in self._score_knrs(tx, model, by_knr):
+                    outcomes[index] = outcome
+                done = [o for o in outcomes if o is not None]
+                scored = [o for o in done if isinstance(o, Scored)]
+                instants = _instants(scored, utc_now())
+                if scored:
+                    tx.record_predictions(_prediction_rows(model, scored, instants))
+        except DuplicateKeyError:
+            instants = self._store_again(model, scored, instants[0])
+        return done, instants
+
     def _score_knrs(
-        self, model: LoadedModel, items: list[tuple[int, str]]
+        self, tx: Transaction, model: LoadedModel, items: list[tuple[int, str]]
     ) -> list[tuple[int, Outcome]]:
         if not items:
             return []
-        features, events = read_marts(self._warehouse, [knr for _, knr in items])
+        features, events = read_marts(tx, [knr for _, knr in items])
         found: dict[str, Scored] = {}
         if features.height:
             p_fail, p_groups = model.score(features, events)
@@ -234,23 +257,19 @@ class Predictor:
             )
         return outcomes
 
-    def _store(self, model: LoadedModel, scored: list[Scored]) -> list[datetime]:
-        """Write the predictions; returns the ``predicted_at`` stored for each.
-
-        A KNR repeated in the request gets a later instant so no key repeats. Another
-        worker may store the same KNR in the same microsecond (the key is KNR, version,
-        instant): then the write is retried a few microseconds later.
-        """
-        base = utc_now()
-        if not scored:
-            return []
+    def _store_again(
+        self, model: LoadedModel, scored: list[Scored], base: datetime
+    ) -> list[datetime]:
+        """Store predictions whose instants collided, each try a few microseconds later."""
         for _ in range(_STORE_ATTEMPTS - 1):
+            base += timedelta(microseconds=len(scored))
             instants = _instants(scored, base)
             try:
                 self._warehouse.record_predictions(_prediction_rows(model, scored, instants))
                 return instants
-            except sa.exc.IntegrityError:
-                base += timedelta(microseconds=len(scored))
+            except DuplicateKeyError:
+                continue
+        base += timedelta(microseconds=len(scored))
         instants = _instants(scored, base)
         self._warehouse.record_predictions(_prediction_rows(model, scored, instants))
         return instants

@@ -22,8 +22,10 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Final, Protocol
 
 import polars as pl
+import psycopg
 import sqlalchemy as sa
 
+from roadtest.warehouse.errors import DuplicateKeyError
 from roadtest.warehouse.schema import sql_type
 
 _COPY_CHUNK_ROWS: Final = 200_000
@@ -33,6 +35,11 @@ FEW_ROWS: Final = 16
 """Up to this many rows are inserted with bound parameters: for a handful of rows (one
 prediction, one round of health checks) registering an Arrow table or opening a COPY
 costs more than the rows themselves."""
+
+BOUND_VALUES_POSTGRES: Final = 10_000
+"""Up to this many filter values are bound as one array parameter on PostgreSQL; more are
+staged as a temporary table. For a batch request's few hundred KNRs, creating, filling and
+dropping a table cost more than sending the array with the query."""
 
 _PG_TIMESTAMP_FORMAT: Final = "%Y-%m-%d %H:%M:%S%.f"
 
@@ -55,6 +62,9 @@ class FrameIO(Protocol):
 
     parameter: str
     """How the driver writes a bound parameter in SQL text."""
+
+    max_bound_values: int
+    """The most values of a filter bound as one array parameter; longer filters are staged."""
 
     def query(
         self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()
@@ -108,6 +118,7 @@ class DuckDBFrameIO:
             _raw(conn).execute(f"INSERT INTO {quote(table)} ({cols}) SELECT {cols} FROM {stage}")
 
     parameter = "?"
+    max_bound_values = FEW_ROWS
 
     def query(
         self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()
@@ -138,7 +149,17 @@ class PostgresFrameIO:
 
         Polars writes an empty string as ``""`` and a null as nothing, which is exactly
         how PostgreSQL's CSV format tells the two apart. A few rows go as bound parameters.
+        A row repeating a stored key raises ``DuplicateKeyError``.
         """
+        try:
+            self._insert(conn, table, df)
+        except psycopg.errors.UniqueViolation as error:
+            raise DuplicateKeyError(
+                f"Rows for table {table} repeat the key of a stored row: "
+                f"{error.diag.message_detail or error}"
+            ) from error
+
+    def _insert(self, conn: sa.Connection, table: str, df: pl.DataFrame) -> None:
         if df.height <= FEW_ROWS:
             with _raw(conn).cursor() as cursor:
                 cursor.executemany(_insert_statement(table, df, self.parameter).encode(), df.rows())
@@ -151,21 +172,22 @@ class PostgresFrameIO:
                 copy.write(buffer.getvalue())
 
     parameter = "%s"
+    max_bound_values = BOUND_VALUES_POSTGRES
 
     def query(
         self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()
     ) -> pl.DataFrame:
         """COPY the result out as CSV and parse it with the declared types.
 
-        A query with parameters selects a few keys' rows (``Transaction.read_table``):
-        those are fetched as rows, which for a few hundred rows costs less than
-        writing and parsing CSV.
+        A query whose parameters hold a few values selects a few keys' rows
+        (``Transaction.read_table``): those are fetched as rows, which for a few
+        hundred rows costs less than writing and parsing CSV.
         """
-        if params:
+        if params and _value_count(params) <= FEW_ROWS:
             return _fetch_rows(conn, sql, params, schema)
         buffer = io.BytesIO()
         statement = f"COPY ({sql}) TO STDOUT (FORMAT CSV)"
-        with _raw(conn).cursor() as cursor, cursor.copy(statement.encode()) as copy:
+        with _raw(conn).cursor() as cursor, cursor.copy(statement.encode(), params or None) as copy:
             for chunk in copy:
                 buffer.write(chunk)
         read_schema = {name: _csv_read_type(dtype) for name, dtype in schema.items()}
@@ -189,6 +211,11 @@ class PostgresFrameIO:
             yield quote(name)
         finally:
             table.drop(conn)
+
+
+def _value_count(params: tuple[Any, ...]) -> int:
+    """How many values the parameters bind, counting each element of an array parameter."""
+    return sum(len(p) if isinstance(p, list | tuple) else 1 for p in params)
 
 
 def _fetch_rows(

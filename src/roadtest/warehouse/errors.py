@@ -17,6 +17,11 @@ class FrameContractError(WarehouseError):
     """A frame handed to the warehouse does not fit the table it is meant for."""
 
 
+class DuplicateKeyError(WarehouseError):
+    """Rows repeat the primary key of rows already stored (PostgreSQL enforces keys; on
+    DuckDB the writer checks only the rows it is given)."""
+
+
 def is_lock_conflict(error: sa.exc.DBAPIError) -> bool:
     """Whether a database error is DuckDB refusing a file another process holds for writing.
 

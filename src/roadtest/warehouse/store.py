@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from roadtest.config import Settings
 from roadtest.contracts.warehouse import TRANSFORM_TABLES, TableSpec
-from roadtest.warehouse.backends import FEW_ROWS, FrameIO, column_list, frame_io, quote
+from roadtest.warehouse.backends import FrameIO, column_list, frame_io, quote
 from roadtest.warehouse.errors import FrameContractError, WarehouseError
 from roadtest.warehouse.migrations import current_version, migrate
 from roadtest.warehouse.schema import (
@@ -54,9 +54,10 @@ class Transaction:
     ) -> pl.DataFrame:
         """Rows of table ``name`` ordered by its primary key, with its declared polars types.
 
-        A filter of a few values (one vehicle's KNR) is bound as an array parameter;
-        a longer one is staged as a temporary relation, which on PostgreSQL costs a
-        table's creation but scales to any number of values.
+        A filter of up to ``FrameIO.max_bound_values`` values (one vehicle's KNR, a
+        batch request's KNRs on PostgreSQL) is bound as an array parameter; a longer
+        one is staged as a temporary relation, which on PostgreSQL costs a table's
+        creation but scales to any number of values.
         """
         spec = warehouse_table(name)
         schema = spec.schema()
@@ -71,7 +72,7 @@ class Transaction:
             params: list[list[Any]] = []
             for col, values in (where or {}).items():
                 series = pl.Series(col, list(values), dtype=schema[col])
-                if series.len() <= FEW_ROWS:
+                if series.len() <= self._io.max_bound_values:
                     conditions.append(f"{quote(col)} = ANY({self._io.parameter})")
                     params.append(series.to_list())
                     continue
@@ -103,6 +104,16 @@ class Transaction:
         """Insert rows, replacing those with the same primary key; returns how many were written."""
         spec = warehouse_table(name)
         return self._upsert(spec, _checked(df, spec))
+
+    def record_predictions(self, predictions: pl.DataFrame) -> int:
+        """Store predictions (columns of the ``predictions`` table); returns how many."""
+        out_of_range = predictions.filter(~pl.col("probability").is_between(0.0, 1.0))
+        if out_of_range.height:
+            raise FrameContractError(
+                f"{out_of_range.height} prediction(s) have a probability outside [0, 1], "
+                f"e.g. {out_of_range.head(3).select('knr', 'probability').rows()}."
+            )
+        return self.append_rows(PREDICTIONS.name, predictions)
 
     def _upsert(self, spec: TableSpec, rows: pl.DataFrame) -> int:
         if rows.height == 0:
@@ -282,15 +293,9 @@ class Warehouse:
         return dict(zip(state["source_table"], state["delta_version"], strict=True))
 
     def record_predictions(self, predictions: pl.DataFrame) -> int:
-        """Store predictions (columns of the ``predictions`` table); returns how many."""
-        out_of_range = predictions.filter(~pl.col("probability").is_between(0.0, 1.0))
-        if out_of_range.height:
-            raise FrameContractError(
-                f"{out_of_range.height} prediction(s) have a probability outside [0, 1], "
-                f"e.g. {out_of_range.head(3).select('knr', 'probability').rows()}."
-            )
+        """Store predictions in a transaction of their own (``Transaction.record_predictions``)."""
         with self.transaction() as tx:
-            return tx.append_rows(PREDICTIONS.name, predictions)
+            return tx.record_predictions(predictions)
 
     def record_prediction(
         self,
