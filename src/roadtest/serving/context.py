@@ -39,8 +39,13 @@ class ApiContext:
     """Runs /ready's store checks with a timeout; replaced each time the app starts."""
 
 
-def get_context(request: Request) -> ApiContext:
-    """The app's context (set by ``create_app``)."""
+async def get_context(request: Request) -> ApiContext:
+    """The app's context (set by ``create_app``).
+
+    This and the access checks below are ``async`` although they never wait: FastAPI
+    runs a plain ``def`` dependency in its thread pool, and those hand-offs were three
+    of the four thread switches of every prediction request.
+    """
     context = request.app.state.api
     assert isinstance(context, ApiContext)
     return context
@@ -57,12 +62,12 @@ _api_key = APIKeyHeader(
 ApiKey = Annotated[str | None, Depends(_api_key)]
 
 
-def require_read(context: Context, key: ApiKey) -> None:
+async def require_read(context: Context, key: ApiKey) -> None:
     """Reads: open, or a read or write key when read auth is on."""
     context.keys.authorize(key, Access.READ)
 
 
-def require_write(context: Context, key: ApiKey) -> None:
+async def require_write(context: Context, key: ApiKey) -> None:
     """Changes: a write key."""
     context.keys.authorize(key, Access.WRITE)
 
