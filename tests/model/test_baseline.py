@@ -81,3 +81,22 @@ def test_baseline_refuses_misuse(
     renamed = TabularInputs(x_test.features, ("x0", "x1", "x2", "x3", "other"))
     with pytest.raises(ValueError, match=r"missing: \['x4'\], unexpected: \['other'\]"):
         model.predict_proba(renamed)
+
+
+def test_boosting_averages_its_bags_for_the_outcome_and_fits_groups_once(
+    data: tuple[tuple[TabularInputs, np.ndarray, np.ndarray], ...],
+) -> None:
+    (x_train, y_train, g_train), (x_test, _, _) = data
+    bagged = BaselineModel("boosting", seed=3, n_threads=1, bags=3).fit(x_train, y_train, g_train)
+    singles = [
+        BaselineModel("boosting", seed=s, n_threads=1, bags=1).fit(x_train, y_train, g_train)
+        for s in (3, 4, 5)
+    ]
+    p_singles = [m.predict_proba(x_test) for m in singles]
+    assert not np.allclose(p_singles[0], p_singles[1])  # the seeds' holdouts differ
+    assert np.allclose(bagged.predict_proba(x_test), np.mean(p_singles, axis=0))
+    assert np.array_equal(bagged.predict_groups(x_test), singles[0].predict_groups(x_test))
+    loaded = BaselineModel.from_bytes(bagged.to_bytes())
+    assert np.array_equal(loaded.predict_proba(x_test), bagged.predict_proba(x_test))
+    with pytest.raises(ValueError, match="bags must be at least 1"):
+        BaselineModel("boosting", bags=0)

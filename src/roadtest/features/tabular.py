@@ -98,6 +98,18 @@ class TabularConfig:
     newest training vehicles were. Specs saved before this setting existed read
     as False.
     """
+    defect_types: bool = True
+    """Add, per defect type seen in training (``defect_type``: ``AMASSADO`` in
+    ``PARALAMA DIANTEIRO 01. AMASSADO``), how many of the vehicle's earlier defects are of it.
+
+    The marts count defects per failure group and zone, not per kind, yet a loose
+    or missing part left in the car is another risk than a scratch. Specs saved
+    before this setting existed read as False.
+    """
+    min_defect_type_count: int = 20
+    """Fewest training defects a type needs to get its own column."""
+    max_defect_types: int = 30
+    """At most this many types, the most frequent in training: FALHA is free text."""
 
     def __post_init__(self) -> None:
         if self.min_ok_results < 2:
@@ -109,16 +121,28 @@ class TabularConfig:
             raise ValueError(f"near_limit must lie in (0, 0.5], got {self.near_limit}")
         if not 0.0 < self.near_edge <= 0.5:
             raise ValueError(f"near_edge must lie in (0, 0.5], got {self.near_edge}")
+        if self.min_defect_type_count < 1 or self.max_defect_types < 1:
+            raise ValueError(
+                "min_defect_type_count and max_defect_types must be at least 1, got "
+                f"{self.min_defect_type_count} and {self.max_defect_types}"
+            )
 
 
 LINE_ENTRY_COLUMN: Final = "line_entry_day"
 """Days since 1970-01-01 of the timestamp of the vehicle's first event (its line entry)."""
+
+DEFECT_TYPE_PREFIX: Final = "n_defects_type="
+"""Name of a defect-type column: the prefix, then the type (``n_defects_type=SOLTO``)."""
+
+DEFECT_EVENT: Final = "defect"
+"""mart_vehicle_events.event_type of a defect logged before the road test."""
 
 
 _SETTINGS_BEFORE_THEY_EXISTED: Final = {
     "test_positions": False,
     "pooled_positions": False,
     "line_entry_time": False,
+    "defect_types": False,
 }
 """How a spec saved without these settings was built, so its model gets the same columns."""
 
@@ -142,6 +166,8 @@ class TabularSpec:
     numeric_columns: tuple[str, ...]
     categories: dict[str, tuple[str, ...]]
     windows: SpecWindows
+    defect_types: tuple[str, ...] = ()
+    """The defect types that get a column (``TabularConfig.defect_types``), sorted."""
 
     @cached_property
     def feature_names(self) -> tuple[str, ...]:
@@ -155,12 +181,14 @@ class TabularSpec:
 
     @cached_property
     def tail_feature_names(self) -> tuple[str, ...]:
-        """The columns built from a vehicle's last values and line entry rather than its marts'
-        summaries, last in the table; the recurrent models' static inputs leave them out."""
+        """The columns built from a vehicle's events rather than its marts' summaries (last
+        values, defect types, line entry), last in the table; the recurrent models' static
+        inputs leave them out (they read the events themselves)."""
         config = self.config
         return (
             *(position_feature_names(self.windows) if config.test_positions else ()),
             *(pooled_feature_names(self.windows) if config.pooled_positions else ()),
+            *(f"{DEFECT_TYPE_PREFIX}{t}" for t in self.defect_types),
             *((LINE_ENTRY_COLUMN,) if config.line_entry_time else ()),
         )
 
@@ -184,10 +212,14 @@ class TabularSpec:
                 "pooled_positions": self.config.pooled_positions,
                 "near_edge": self.config.near_edge,
                 "line_entry_time": self.config.line_entry_time,
+                "defect_types": self.config.defect_types,
+                "min_defect_type_count": self.config.min_defect_type_count,
+                "max_defect_types": self.config.max_defect_types,
             },
             "numeric_columns": list(self.numeric_columns),
             "categories": {k: list(v) for k, v in self.categories.items()},
             "windows": self.windows.to_dict(),
+            "defect_types": list(self.defect_types),
         }
 
     @classmethod
@@ -198,6 +230,7 @@ class TabularSpec:
             numeric_columns=tuple(data["numeric_columns"]),
             categories={k: tuple(v) for k, v in data["categories"].items()},
             windows=SpecWindows.from_dict(data["windows"]),
+            defect_types=tuple(str(t) for t in data.get("defect_types", ())),
         )
 
 
@@ -247,7 +280,67 @@ def fit_tabular_spec(
         numeric_columns=numeric,
         categories=categories,
         windows=fit_spec_windows(train_events, config.min_ok_results),
+        defect_types=(
+            fit_defect_types(train_events, config.min_defect_type_count, config.max_defect_types)
+            if config.defect_types
+            else ()
+        ),
     )
+
+
+def defect_type() -> pl.Expr:
+    """A defect event's kind: its FALHA text after the last '. ', trimmed and upper-cased
+    (``PARALAMA DIANTEIRO 01. amassado`` → ``AMASSADO``), as the ETL splits part and
+    defect; null for a text without that separator or with nothing after it."""
+    detail = pl.col("detail")
+    kind = detail.str.replace(r"^.*\.\s+", "").str.strip_chars().str.to_uppercase()
+    return pl.when(detail.str.contains(r"\.\s") & (kind.str.len_chars() > 0)).then(kind)
+
+
+def fit_defect_types(train_events: pl.DataFrame, min_count: int, max_types: int) -> tuple[str, ...]:
+    """The defect types of at least ``min_count`` training defects, at most ``max_types`` of
+    them (the most frequent, ties by name), sorted: rarer kinds cannot be learnt."""
+    counts = collect_plan(
+        train_events.lazy()
+        .filter(pl.col("event_type") == DEFECT_EVENT)
+        .select(defect_type().alias("kind"))
+        .drop_nulls()
+        .group_by("kind")
+        .len()
+        .filter(pl.col("len") >= min_count)
+        .sort(["len", "kind"], descending=[True, False])
+        .head(max_types),
+        input_rows=train_events.height,
+    )
+    return tuple(sorted(counts.get_column("kind").to_list()))
+
+
+def defect_type_counts(
+    events: pl.DataFrame, knrs: pl.Series, defect_types: tuple[str, ...]
+) -> np.ndarray:
+    """Per vehicle of ``knrs`` and type of ``defect_types``: how many of its defect events
+    are of that type (0 without any)."""
+    counts = np.zeros((knrs.len(), len(defect_types)), dtype=np.float32)
+    found = collect_plan(
+        events.lazy()
+        .filter(pl.col("event_type") == DEFECT_EVENT)
+        .select("knr", defect_type().alias("kind"))
+        .join(knrs.to_frame("knr").with_row_index("vehicle").lazy(), on="knr", how="inner")
+        .join(
+            pl.LazyFrame({"kind": list(defect_types)}, schema={"kind": pl.String}).with_row_index(
+                "type"
+            ),
+            on="kind",
+            how="inner",
+        )
+        .group_by("vehicle", "type")
+        .len(),
+        input_rows=events.height,
+    )
+    counts[found.get_column("vehicle").to_numpy(), found.get_column("type").to_numpy()] = (
+        found.get_column("len").to_numpy()
+    )
+    return counts
 
 
 def _margin_features(
@@ -355,6 +448,8 @@ def _tail_columns(features: pl.DataFrame, events: pl.DataFrame, spec: TabularSpe
             blocks.append(positions)
         if config.pooled_positions:
             blocks.append(pool_positions(positions, spec.windows, config.near_edge))
+    if spec.defect_types:
+        blocks.append(defect_type_counts(events, knrs, spec.defect_types))
     if config.line_entry_time:
         blocks.append(line_entry_days(events, knrs)[:, None])
     return np.hstack(blocks)

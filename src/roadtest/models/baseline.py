@@ -5,7 +5,8 @@ Three kinds share one small interface (``fit`` / ``predict_proba`` /
 
 - ``prior``: the training failure rate for every vehicle; what "no model" scores.
 - ``logistic``: median imputation, standardisation and an L2 logistic regression.
-- ``boosting``: scikit-learn's HistGradientBoostingClassifier (handles missing values).
+- ``boosting``: scikit-learn's HistGradientBoostingClassifier (handles missing values);
+  the road-test outcome is the average of ``bags`` fits (see ``BOOSTING_BAGS``).
 
 Failure groups are modelled one-vs-rest with the same estimator: each group
 gets its own binary model over all vehicles. A group with fewer than
@@ -41,6 +42,16 @@ from roadtest.models.inputs import TabularInputs, check_labels
 
 BaselineKind = Literal["prior", "logistic", "boosting"]
 BASELINE_KINDS: tuple[BaselineKind, ...] = ("prior", "logistic", "boosting")
+
+BOOSTING_BAGS = 5
+"""Boosting fits averaged for the road-test outcome, with seeds ``seed`` … ``seed + bags - 1``.
+
+Each fit stops early on its own random 15 % of the training vehicles; with a
+few hundred failures that holdout's loss is noisy, so single fits stop after
+a different few dozen trees and rank cars differently. Their average ranked
+cars better than one fit on validation in 11 of 12 repeated time splits x
+seeds. The failure groups keep one fit each (nine more targets, each as costly).
+"""
 
 MIN_GROUP_CASES = 5
 """Fewest failing and passing vehicles a failure group needs to get its own model."""
@@ -89,6 +100,29 @@ class _ConstantRate:
         return np.column_stack([1.0 - p, p])
 
 
+@dataclass(frozen=True)
+class _Averaged:
+    """Several fits of one target: their probabilities averaged."""
+
+    members: tuple[_Scorer, ...]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Two-column probabilities, like a scikit-learn classifier."""
+        return np.mean([member.predict_proba(X) for member in self.members], axis=0)
+
+
+def _fit_averaged(
+    kind: BaselineKind, seed: int, X: np.ndarray, y: np.ndarray, bags: int
+) -> _Scorer:
+    """``bags`` fits of one target with consecutive seeds, averaged; one fit when more would
+    be identical (a deterministic estimator, or a target too rare to learn)."""
+    first = _fit_target(kind, seed, X, y)
+    if kind != "boosting" or bags == 1 or isinstance(first, _ConstantRate):
+        return first
+    rest = tuple(_fit_target(kind, seed + b, X, y) for b in range(1, bags))
+    return _Averaged((first, *rest))
+
+
 def _fit_target(kind: BaselineKind, seed: int, X: np.ndarray, y: np.ndarray) -> _Scorer:
     """Fit one binary target, falling back to its rate when it is too rare to learn."""
     positives = int(y.sum())
@@ -106,6 +140,8 @@ class BaselineModel:
     kind: BaselineKind
     seed: int = 0
     n_threads: int | None = None
+    bags: int = BOOSTING_BAGS
+    """Boosting fits averaged for the road-test outcome (``BOOSTING_BAGS``); others fit once."""
     feature_names: tuple[str, ...] = field(default=(), init=False)
     _main: _Scorer | None = field(default=None, init=False, repr=False)
     _groups: list[_Scorer] = field(default_factory=list, init=False, repr=False)
@@ -115,6 +151,8 @@ class BaselineModel:
             raise ValueError(f"unknown baseline {self.kind!r}; choose one of {BASELINE_KINDS}")
         if self.n_threads is not None and self.n_threads < 1:
             raise ValueError("n_threads must be at least 1 (or None for all cores)")
+        if self.bags < 1:
+            raise ValueError(f"bags must be at least 1, got {self.bags}")
 
     @property
     def n_groups(self) -> int:
@@ -138,7 +176,7 @@ class BaselineModel:
             )
         self.feature_names = X.feature_names
         with self._thread_limit():
-            self._main = _fit_target(self.kind, self.seed, X.features, labels)
+            self._main = _fit_averaged(self.kind, self.seed, X.features, labels, self.bags)
             self._groups = (
                 []
                 if groups is None
