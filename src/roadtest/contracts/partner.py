@@ -157,6 +157,13 @@ BRONZE_SCHEMAS: Final[dict[SourceTable, dict[str, pl.DataType]]] = {
 """Typed partner columns of each bronze table (lineage columns come after them)."""
 
 
+FALHA_SEPARATOR: Final = r"\.\s"
+"""A FALHA reads ``PART NN. DEFECT`` (``PARALAMA DIANTEIRO 01. AMASSADO``): the part, then
+the defect type after the last '. '; a text without '. ' has no type."""
+FALHA_DEFECT_HEAD: Final = r"^.*\.\s+"
+"""Everything of a FALHA up to and including its last '. ' (greedy): removed, the type is left."""
+
+
 def bronze_schema(table: SourceTable) -> pl.Schema:
     """The full bronze schema of ``table``: partner columns then lineage columns."""
     return pl.Schema({**BRONZE_SCHEMAS[table], **LINEAGE_SCHEMA})

@@ -13,6 +13,8 @@ from typing import Final
 import narwhals as nw
 
 from roadtest.contracts.partner import (
+    FALHA_DEFECT_HEAD,
+    FALHA_SEPARATOR,
     POST_ROAD_TEST_HALLES,
     POST_ROAD_TEST_NAME_PREFIX,
     PRE_ROAD_TEST_HALLES,
@@ -47,11 +49,8 @@ HALLE_ZONES: Final[dict[str, str]] = {
 }
 """Known HALLE → main-chain zone: the zone itself, or the zone it subdivides (ZP62 → ZP6)."""
 
-_DEFECT_SEPARATOR: Final = r"\.\s"
 _PART_TAIL: Final = r"\.\s+(?:[^.]|\.+[^.\s])*\.*$"
 """The last '. ' and everything after it (the tail contains no further dot-space)."""
-_DEFECT_HEAD: Final = r"^.*\.\s+"
-"""Everything up to and including the last '. ' (greedy)."""
 
 
 # --- zone passages -------------------------------------------------------------
@@ -183,8 +182,8 @@ def build_defects(defects: nw.LazyFrame, starts: nw.LazyFrame) -> nw.LazyFrame:
     return defects.join(starts, on="knr", how="left").with_columns(
         zone=lookup("halle", HALLE_ZONES).cast(nw.String),
         part=falha.str.replace_all(_PART_TAIL, ""),
-        defect_type=nw.when(falha.str.contains(_DEFECT_SEPARATOR)).then(
-            falha.str.replace_all(_DEFECT_HEAD, "")
+        defect_type=nw.when(falha.str.contains(FALHA_SEPARATOR)).then(
+            falha.str.replace_all(FALHA_DEFECT_HEAD, "")
         ),
         s_group=lookup("s_group_id", S_GROUPS, UNKNOWN_GROUP).cast(nw.String),
         is_road_test_defect=nw.col("halle") == ROAD_TEST_HALLE,

@@ -28,7 +28,7 @@ from typing import Any, Final
 import numpy as np
 import polars as pl
 
-from roadtest.contracts.partner import RESULT_STATUS_OK
+from roadtest.contracts.partner import FALHA_DEFECT_HEAD, FALHA_SEPARATOR, RESULT_STATUS_OK
 from roadtest.contracts.warehouse import FEATURE_ID_GROUPS, MART_VEHICLE_FEATURES
 from roadtest.features.plans import collect_plan
 from roadtest.features.windows import (
@@ -293,8 +293,8 @@ def defect_type() -> pl.Expr:
     (``PARALAMA DIANTEIRO 01. amassado`` → ``AMASSADO``), as the ETL splits part and
     defect; null for a text without that separator or with nothing after it."""
     detail = pl.col("detail")
-    kind = detail.str.replace(r"^.*\.\s+", "").str.strip_chars().str.to_uppercase()
-    return pl.when(detail.str.contains(r"\.\s") & (kind.str.len_chars() > 0)).then(kind)
+    kind = detail.str.replace(FALHA_DEFECT_HEAD, "").str.strip_chars().str.to_uppercase()
+    return pl.when(detail.str.contains(FALHA_SEPARATOR) & (kind.str.len_chars() > 0)).then(kind)
 
 
 def fit_defect_types(train_events: pl.DataFrame, min_count: int, max_types: int) -> tuple[str, ...]:
