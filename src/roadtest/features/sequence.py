@@ -321,9 +321,9 @@ def _steps(
 ) -> pl.LazyFrame:
     """One row per step: tokens and raw numbers, sorted by vehicle and step order.
 
-    A step's order key is the ``seq`` of its first event, so steps keep the
-    mart's event order; ``t_offset`` is the same for every event of a step
-    (they share the timestamp). The detail of a program visit is that of its
+    Steps keep the mart's event order (the events are sorted by ``seq`` and the
+    group-by keeps the order of first appearance); ``t_offset`` is the same for
+    every event of a step (they share the timestamp). The detail of a program visit is that of its
     weakest result: the smallest margin, the first in event order on a tie.
     """
     prepare, aggregate, finish = _step_expressions(near_limit, config)
@@ -363,7 +363,6 @@ def _step_expressions(
     )
     aggregate = (
         pl.col("knr").first(),
-        pl.col("seq").min().alias("_step"),
         pl.col("event_type").first(),
         pl.col("code").first(),
         pl.col("detail").get(pl.col("_weakness").arg_min()),

@@ -22,9 +22,13 @@ class OnnxScorer:
 
     ``num_threads`` threads score each batch; they sleep rather than spin when
     idle, so the scorer does not starve a web server sharing its cores.
+    Vehicles are scored in chunks of ``batch_size`` sorted by length, each padded
+    only to its own longest sequence: the network runs over every padded step, so
+    small chunks waste less (500 vehicles of 44-88 steps: 60 ms in one chunk,
+    43 ms in chunks of 64; the results agree to 1e-7).
     """
 
-    def __init__(self, model_bytes: bytes, *, num_threads: int = 1, batch_size: int = 2048) -> None:
+    def __init__(self, model_bytes: bytes, *, num_threads: int = 1, batch_size: int = 64) -> None:
         if batch_size < 1 or num_threads < 1:
             raise ValueError("batch_size and num_threads must be at least 1")
         options = ort.SessionOptions()
