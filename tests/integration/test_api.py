@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from roadtest.serving import create_app
@@ -164,6 +165,26 @@ def test_rows_with_nothing_usable_answer_422_with_the_reason_of_each_row(
     error = batch["items"][0]["error"]
     assert error["status"] == 422
     assert [e["loc"] for e in error["errors"]] == [["rows", "STATUS", 0], ["rows", "STATUS", 1]]
+
+
+def test_unusable_rows_are_answered_without_the_warehouse(trained_plant: TrainedPlant) -> None:
+    """Nothing to read or store: the 422 does not depend on the warehouse being reachable."""
+    from roadtest.serving.metrics import ApiMetrics
+    from roadtest.serving.model_holder import Served
+    from roadtest.serving.predictor import Predictor
+    from roadtest.serving.schemas import ItemError, VehicleInput
+    from roadtest.warehouse import connect
+
+    unreachable = connect("postgresql+psycopg://nobody@127.0.0.1:9/none")  # discard port
+    model = load_champion(api_settings(trained_plant.home))
+    holder = SimpleNamespace(served=Served(model, np.empty(0)))
+    predictor = Predictor(unreachable, holder, ApiMetrics())  # type: ignore[arg-type]
+    rows = {"STATUS": [{"KNR": "2024-1234567", "STATUS": "R750", "DATA": "not a time"}]}
+    _, results = predictor.predict([VehicleInput.model_validate({"rows": rows})], 0.0)
+    assert isinstance(results[0], ItemError)
+    assert results[0].status == 422
+    with pytest.raises(sa.exc.OperationalError):  # the same warehouse, once needed, is down
+        predictor.predict([VehicleInput(knr=trained_plant.knrs[0])], 0.0)
 
 
 @pytest.mark.parametrize(

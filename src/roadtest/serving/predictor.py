@@ -205,6 +205,8 @@ class Predictor:
         by_rows = [(i, v.rows) for i, v in enumerate(vehicles) if v.rows is not None]
         for index, outcome in self._score_rows(model, by_rows):
             outcomes[index] = outcome
+        if not by_knr and not any(isinstance(o, Scored) for o in outcomes):
+            return [o for o in outcomes if o is not None], []  # nothing to read or store
         done: list[Outcome] = []
         scored: list[Scored] = []
         instants: list[datetime] = []
