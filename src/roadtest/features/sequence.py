@@ -323,8 +323,9 @@ def _steps(
 
     Steps keep the mart's event order (the events are sorted by ``seq`` and the
     group-by keeps the order of first appearance); ``t_offset`` is the same for
-    every event of a step (they share the timestamp). The detail of a program visit is that of its
-    weakest result: the smallest margin, the first in event order on a tie.
+    every event of a step (they share the timestamp). The detail of a program
+    visit is that of its weakest result: the smallest margin, the first in event
+    order on a tie.
     """
     prepare, aggregate, finish = _step_expressions(near_limit, config)
     return (
