@@ -184,6 +184,19 @@ class Settings(BaseSettings):
         description="Failed road tests with a live prediction needed before live performance "
         "can trigger retraining.",
     )
+    training_runner: Literal["api", "worker"] = Field(
+        default="api",
+        description="Who runs the training runs started with POST /v1/training-runs: api, a "
+        "thread of the API process that took the request (needs the train extra there, no "
+        "orchestrator); worker, the API only queues them in the warehouse and the orchestrator "
+        "(`roadtest orchestrate`, given the same setting) runs them.",
+    )
+    training_run_stale_s: float = Field(
+        default=1800.0,
+        ge=60,
+        description="Seconds without a sign of life (progress or heartbeat; for a queued run, "
+        "since its request) after which a training run counts as lost and is marked failed.",
+    )
     alert_webhook_url: str | None = Field(
         default=None,
         description="URL that receives a JSON POST when an orchestrated run fails (optional).",

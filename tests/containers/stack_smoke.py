@@ -2,8 +2,9 @@
 
 The built images are started with compose on free ports of 127.0.0.1; a small
 simulated plant goes in through the API's upload endpoint (lake → ETL), a small
-model is trained inside the worker, the API scores a vehicle with it, and the
-dashboard answers. The stack is always torn down, volumes included. It needs a
+model is trained through POST /v1/training-runs (queued by the API, run by the
+worker's orchestrator), the API scores a vehicle with it, and the dashboard
+answers. The stack is always torn down, volumes included. It needs a
 Docker daemon (DOCKER_HOST) with the roadtest/* images built, which is why it is
 not collected with the unit and integration tests.
 """
@@ -31,6 +32,8 @@ HOST = "127.0.0.1"
 SERVICES = ("postgres", "seaweedfs", "mlflow", "api", "dashboard", "worker", "monitor")
 HEALTHY_TIMEOUT_S = 300.0
 MODEL_TIMEOUT_S = 120.0
+TRAINING_TIMEOUT_S = 600.0
+"""A queued run waits for the sensor (10 s), Dagster's run launch, then the training itself."""
 PORT_NAMES = (
     "API",
     "DASHBOARD",
@@ -228,6 +231,32 @@ def simulate_plant(folder: Path) -> tuple[list[Path], str]:
     return files, newest
 
 
+def train_through_the_api(client: httpx.Client, stack: Stack) -> dict[str, object]:
+    """Start a small training run with the API and poll it until it ends; its final state."""
+    started = client.post(
+        stack.url("API", "/v1/training-runs"),
+        json={"models": ["logreg", "gru"], "max_epochs": 2},
+        headers={"X-API-Key": stack.api_key},
+    )
+    assert started.status_code == 202, started.text + logs_of(stack, "api")
+    run: dict[str, object] = started.json()
+    assert run["state"] == "queued", run
+    deadline = time.monotonic() + TRAINING_TIMEOUT_S
+    while run["state"] in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the training run did not finish in {TRAINING_TIMEOUT_S:.0f} s: {run}\n"
+                + logs_of(stack, "worker")
+            )
+        time.sleep(3)
+        response = client.get(stack.url("API", f"/v1/training-runs/{run['id']}"))
+        assert response.status_code == 200, response.text + logs_of(stack, "api")
+        run = response.json()
+    assert run["state"] == "succeeded", f"{run}\n{logs_of(stack, 'worker')}"
+    assert run["runner"] == "dagster", run
+    return run
+
+
 def wait_until_ready(client: httpx.Client, stack: Stack) -> dict[str, object]:
     """Poll the API's readiness until it serves the newly trained champion."""
     deadline = time.monotonic() + MODEL_TIMEOUT_S
@@ -243,7 +272,7 @@ def wait_until_ready(client: httpx.Client, stack: Stack) -> dict[str, object]:
 
 @pytest.mark.slow
 def test_plant_goes_from_exports_to_predictions_in_containers(stack: Stack, tmp_path: Path) -> None:
-    """Upload → ETL → train in the worker → the API scores a KNR → the dashboard answers."""
+    """Upload → ETL → train via the API in the worker → the API scores a KNR → the dashboard."""
     started = time.monotonic()
     exports, knr = simulate_plant(tmp_path)
     with httpx.Client(timeout=300.0) as client:
@@ -254,10 +283,12 @@ def test_plant_goes_from_exports_to_predictions_in_containers(stack: Stack, tmp_
         assert ingest.status_code == 200, ingest.text + logs_of(stack, "api")
         assert ingest.json()["ingest"]["ok"] and ingest.json()["etl"]["ok"], ingest.text
 
-        train = stack.compose(
-            "exec", "-T", "worker", "roadtest", "train", "--models", "logreg,gru", "--epochs", "2"
+        training_started = time.monotonic()
+        run = train_through_the_api(client, stack)
+        report(
+            f"training run {run['id']} (POST /v1/training-runs → succeeded in the worker): "
+            f"{time.monotonic() - training_started:.1f} s, version {run['model_version']}"
         )
-        report(f"training in the worker: {train.stdout.strip().splitlines()[-1:]}")
 
         ready = wait_until_ready(client, stack)
         assert ready["ready"] is True

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import polars as pl
@@ -36,6 +37,7 @@ from roadtest.dashboard.i18n import (
 from roadtest.monitor import drift
 from roadtest.monitor.health import HEALTH_COLUMNS
 from roadtest.serving.checks import GROUP_CHECKS
+from roadtest.serving.schemas import TrainingRun
 
 DASHBOARD = Path(data.__file__).parent
 
@@ -622,3 +624,10 @@ def test_the_dashboard_imports_no_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_every_training_run_state_the_api_answers_has_a_text_in_each_language() -> None:
+    states = get_args(TrainingRun.model_fields["state"].annotation)
+    assert "queued" in states
+    for state in states:
+        assert set(TEXTS[f"data.run_{state}"]) == set(LANGUAGES)

@@ -92,15 +92,24 @@ def test_migrate_creates_every_table_once_and_then_does_nothing(warehouse_url: s
     warehouse = connect(warehouse_url)
     try:
         assert warehouse.schema_version() == 0
-        assert warehouse.migrate() == [1, 2]
-        assert warehouse.schema_version() == 2
+        assert warehouse.migrate() == [1, 2, 3]
+        assert warehouse.schema_version() == 3
         assert warehouse.migrate() == []
         ledger = warehouse.read_table("schema_migrations")
-        assert ledger["version"].to_list() == [1, 2]
+        assert ledger["version"].to_list() == [1, 2, 3]
         for name, spec in WAREHOUSE_TABLES.items():
             assert warehouse.read_table(name).schema == spec.schema()
     finally:
         warehouse.dispose()
+
+
+def test_a_warehouse_at_version_2_gains_the_training_runs_table(warehouse: Warehouse) -> None:
+    with warehouse.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE training_runs")
+        conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version = 3")
+    assert warehouse.schema_version() == 2
+    assert warehouse.migrate() == [3]
+    assert warehouse.read_table("training_runs").is_empty()
 
 
 def test_migrate_reports_a_table_the_database_lacks_columns_of(warehouse: Warehouse) -> None:
@@ -316,7 +325,7 @@ def test_settings_default_to_a_duckdb_file_under_home(tmp_path: Path) -> None:
     warehouse = Warehouse.from_settings(Settings(home=home, warehouse_url=None))
     try:
         assert warehouse.backend == "duckdb"
-        assert warehouse.migrate() == [1, 2]
+        assert warehouse.migrate() == [1, 2, 3]
         assert (home / "warehouse.duckdb").is_file()
     finally:
         warehouse.dispose()

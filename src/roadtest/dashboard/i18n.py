@@ -529,6 +529,10 @@ TEXTS: Final[dict[str, dict[Lang, str]]] = {
     "data.retrain_start": _t("Iniciar treino", "Start training"),
     "data.retrain_refresh": _t("Atualizar situação", "Refresh status"),
     "data.retrain_started": _t("Treino {run} iniciado.", "Training run {run} started."),
+    "data.run_queued": _t(
+        "Treino {run} na fila: o worker o inicia em instantes.",
+        "Training run {run} is queued: the worker starts it shortly.",
+    ),
     "data.run_running": _t("Treino {run} em andamento.", "Training run {run} is running."),
     "data.run_succeeded": _t(
         "Treino {run} concluído: versão {version} registrada.",

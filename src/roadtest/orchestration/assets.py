@@ -8,7 +8,7 @@ a database restart or an S3 hiccup should not need a person.
 """
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -18,12 +18,23 @@ from dagster import AssetExecutionContext, ResourceParam
 from roadtest.config import Settings
 from roadtest.lake.ingest import expand_paths
 from roadtest.monitor.activity import TRIGGER_TAG
+from roadtest.progress import NO_PROGRESS, Progress
+from roadtest.warehouse import Warehouse
+from roadtest.warehouse.training_runs import (
+    OutcomeT,
+    describe_error,
+    heartbeat_interval,
+    run_recorded,
+)
 
 RETRY: Final = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 """Three more tries after 10, 20 and 40 s for the steps that read or write the stores."""
 
 TRIGGER_RUN_TAG: Final = "roadtest/trigger"
 """Run tag saying why a run started: landing, schedule, drift, performance or manual."""
+
+TRAINING_RUN_TAG: Final = "roadtest/training_run"
+"""Run tag naming the training run asked for through the API (its ``training_runs`` row)."""
 
 GROUP: Final = "roadtest"
 
@@ -33,6 +44,23 @@ class TrainingRunConfig(dg.Config):
 
     models: str = ""
     epochs: int = 0
+    seed: int = 0
+
+
+def recorded_training(
+    warehouse: Warehouse,
+    training_run: str | None,
+    stale_after_s: float,
+    work: Callable[[Progress], OutcomeT],
+) -> OutcomeT:
+    """Run ``work``; for a run asked through the API, with progress and outcome in its row.
+
+    Without a training run (a schedule, a trigger, a manual run) nothing is recorded:
+    Dagster and MLflow keep those runs' story.
+    """
+    if training_run is None:
+        return work(NO_PROGRESS)
+    return run_recorded(warehouse, training_run, work, heartbeat_interval(stale_after_s))
 
 
 def landing_files(landing: Path) -> list[Path]:
@@ -96,7 +124,6 @@ def warehouse_tables(settings: ResourceParam[Settings]) -> Iterator[dg.Materiali
     """Run the incremental ETL: it loads the star schema and rebuilds the marts together."""
     from roadtest.etl.jobs import run_etl
     from roadtest.lake import Lake
-    from roadtest.warehouse import Warehouse
 
     warehouse = Warehouse.from_settings(settings)
     try:
@@ -135,25 +162,43 @@ def trained_model(
     settings: ResourceParam[Settings],
     config: TrainingRunConfig,
 ) -> dg.MaterializeResult:
-    """Train with the plain pipeline; the promotion rule inside it may crown the new version."""
+    """Train with the plain pipeline; the promotion rule inside it may crown the new version.
+
+    A run carrying a training run of the API (``TRAINING_RUN_TAG``) records its
+    progress and outcome in that run's row, and is not retried: the row says why
+    it failed, and whoever asked starts another.
+    """
     from mlflow import MlflowClient
 
     from roadtest.training.pipeline import TrainConfig, train
     from roadtest.training.registry import Registry
-    from roadtest.warehouse import Warehouse
 
     models = (config.models or settings.retrain_models).split(",")
-    train_config = TrainConfig()
+    defaults = TrainConfig()
+    recurrent = dataclasses.replace(defaults.recurrent, seed=config.seed)
     if config.epochs:
-        recurrent = dataclasses.replace(train_config.recurrent, max_epochs=config.epochs)
-        train_config = dataclasses.replace(train_config, recurrent=recurrent)
+        recurrent = dataclasses.replace(recurrent, max_epochs=config.epochs)
+    train_config = dataclasses.replace(defaults, recurrent=recurrent, seed=config.seed)
+    training_run = context.run.tags.get(TRAINING_RUN_TAG)
     registry = Registry.from_settings(settings)
     warehouse = Warehouse.from_settings(settings)
     try:
-        result = train(warehouse, registry, models, train_config)
+        result = recorded_training(
+            warehouse,
+            training_run,
+            settings.training_run_stale_s,
+            lambda progress: train(warehouse, registry, models, train_config, progress=progress),
+        )
     except ValueError as error:
         raise dg.Failure(
             description=f"training cannot run: {error}", allow_retries=False
+        ) from error
+    except Exception as error:
+        if training_run is None:
+            raise
+        raise dg.Failure(
+            description=f"training run {training_run} failed: {describe_error(error)}",
+            allow_retries=False,
         ) from error
     finally:
         warehouse.dispose()
@@ -167,6 +212,7 @@ def trained_model(
             "promoted": result.promoted,
             "promotion_reason": result.decision.reason,
             "trigger": trigger,
+            "training_run": training_run or "",
         }
     )
 
@@ -203,7 +249,6 @@ def scored_vehicles(
     """Score the awaiting vehicles and store the predictions (nothing to do without a champion)."""
     from roadtest.training.registry import Registry
     from roadtest.training.scoring import load_champion_from, predict_and_store
-    from roadtest.warehouse import Warehouse
 
     registry = Registry.from_settings(settings)
     if registry.get_champion() is None:

@@ -24,6 +24,7 @@ from roadtest.orchestration.sensors import (
     landing_sensor,
     retrain_schedule,
     retrain_trigger_sensor,
+    training_queue_sensor,
 )
 
 ASSETS = (raw_exports, bronze, warehouse_tables, trained_model, champion, scored_vehicles)
@@ -49,6 +50,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         sensors=[
             landing_sensor(settings, ingest_job),
             retrain_trigger_sensor(settings, retrain_job),
+            training_queue_sensor(settings, retrain_job),
             failure_alert_sensor(settings),
         ],
         resources={"settings": settings},

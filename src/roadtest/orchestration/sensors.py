@@ -10,6 +10,13 @@ already holds, so a file seen twice costs a read, never a duplicate.
 The retraining trigger uses the champion version and the kind of trigger as
 run key: it fires once per champion and reason, not every hour while a
 retrained challenger fails to beat the champion.
+
+The training-queue sensor runs the training runs the API queued
+(``ROADTEST_TRAINING_RUNNER=worker``): it claims the oldest queued row of the
+warehouse's ``training_runs`` (queued → running, in one guarded update, so of
+two claimers one wins) and asks for ``retrain_job`` with the run's id as run
+key. It stays idle when the setting is ``api``: the API then trains itself and
+never queues a row, and the warehouse is not polled for nothing.
 """
 
 from __future__ import annotations
@@ -24,13 +31,19 @@ import dagster as dg
 
 from roadtest.config import Settings
 from roadtest.orchestration.alerts import alert_payload, post_alert
-from roadtest.orchestration.assets import TRIGGER_RUN_TAG, landing_files
+from roadtest.orchestration.assets import TRAINING_RUN_TAG, TRIGGER_RUN_TAG, landing_files
 from roadtest.orchestration.triggers import assess_retraining
+from roadtest.warehouse import Warehouse
+from roadtest.warehouse.training_runs import TrainingRunRow, claim_next_run, record_failure
 
 LANDING_INTERVAL_S: Final = 60
 SETTLE_S: Final = 30.0
 """A file changed less than this long ago may still be being copied: it waits a tick."""
 TRIGGER_INTERVAL_S: Final = 3600
+TRAINING_QUEUE_INTERVAL_S: Final = 10
+"""The API's caller waits for a queued run: look for one every few seconds."""
+DAGSTER_RUNNER: Final = "dagster"
+"""The ``runner`` of a training run the orchestrator claimed."""
 
 
 def file_key(path: Path, root: Path) -> str:
@@ -112,6 +125,59 @@ def retrain_trigger_sensor(
     return sensor
 
 
+def training_run_request(run: TrainingRunRow) -> dg.RunRequest:
+    """The ``retrain_job`` run carrying out a claimed training run, as its request asked.
+
+    Models left unset take the worker's ``ROADTEST_RETRAIN_MODELS`` (the job's
+    config default), epochs unset the models' own limit.
+    """
+    request = run.request
+    config = {
+        "models": ",".join(request.get("models") or []),
+        "epochs": request.get("max_epochs") or 0,
+        "seed": request.get("seed") or 0,
+    }
+    return dg.RunRequest(
+        run_key=run.id,
+        tags={TRIGGER_RUN_TAG: "api", TRAINING_RUN_TAG: run.id},
+        run_config={"ops": {"trained_model": {"config": config}}},
+    )
+
+
+def training_queue_sensor(
+    settings: Settings, job: dg.UnresolvedAssetJobDefinition
+) -> dg.SensorDefinition:
+    """Starts ``retrain_job`` for each training run the API queued (see the module docstring)."""
+
+    @dg.sensor(
+        name="training_queue_sensor",
+        job=job,
+        minimum_interval_seconds=TRAINING_QUEUE_INTERVAL_S,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Runs the training runs queued through POST /v1/training-runs when "
+        "ROADTEST_TRAINING_RUNNER is worker.",
+    )
+    def sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        if settings.training_runner != "worker":
+            return dg.SkipReason(
+                "ROADTEST_TRAINING_RUNNER is api: the API trains its runs itself and queues none"
+            )
+        warehouse = Warehouse.from_settings(settings)
+        try:
+            warehouse.migrate()
+            claimed = claim_next_run(
+                warehouse, DAGSTER_RUNNER, stale_after_s=settings.training_run_stale_s
+            )
+        finally:
+            warehouse.dispose()
+        if claimed is None:
+            return dg.SkipReason("no training run is queued")
+        context.log.info(f"took training run {claimed.id}: {claimed.request}")
+        return training_run_request(claimed)
+
+    return sensor
+
+
 def retrain_schedule(
     settings: Settings, job: dg.UnresolvedAssetJobDefinition
 ) -> dg.ScheduleDefinition:
@@ -137,8 +203,30 @@ def failure_message(context: dg.RunFailureSensorContext) -> str:
     return "; ".join(reasons) or context.failure_event.message or "no reason recorded"
 
 
+def fail_training_run(settings: Settings, run: dg.DagsterRun, message: str) -> bool:
+    """Mark the API's training run a failed Dagster run carried out failed, if still active.
+
+    A run that failed before ``trained_model`` recorded anything (a step before
+    it, a launch failure) would otherwise leave the row running until it goes
+    stale. Returns whether a row was changed.
+    """
+    training_run = run.tags.get(TRAINING_RUN_TAG)
+    if training_run is None:
+        return False
+    warehouse = Warehouse.from_settings(settings)
+    try:
+        return record_failure(
+            warehouse,
+            training_run,
+            f"The orchestrator's run {run.run_id} of {run.job_name} failed: {message}",
+        )
+    finally:
+        warehouse.dispose()
+
+
 def failure_alert_sensor(settings: Settings) -> dg.SensorDefinition:
-    """Logs every failed run and POSTs it to ``ROADTEST_ALERT_WEBHOOK_URL`` when set."""
+    """Logs every failed run, fails the training run it carried out, and POSTs it to
+    ``ROADTEST_ALERT_WEBHOOK_URL`` when set."""
 
     @dg.run_failure_sensor(
         name="failure_alert_sensor",
@@ -149,6 +237,10 @@ def failure_alert_sensor(settings: Settings) -> dg.SensorDefinition:
         run = context.dagster_run
         message = failure_message(context)
         context.log.error(f"run {run.run_id} of {run.job_name} failed: {message}")
+        try:
+            fail_training_run(settings, run, message)
+        except Exception as error:
+            context.log.error(f"the failed training run could not be recorded: {error}")
         url = settings.alert_webhook_url
         if not url:
             return

@@ -36,7 +36,7 @@ from roadtest.serving.schemas import (
     ValidationErrorBody,
 )
 from roadtest.serving.services import Redactor
-from roadtest.serving.training_runs import RunRecord
+from roadtest.warehouse.training_runs import TrainingRunRow
 
 logger = logging.getLogger("roadtest.api")
 
@@ -119,11 +119,13 @@ def readiness(context: ApiContext) -> ReadyBody:
     )
 
 
-def training_run_body(record: RunRecord, redactor: Redactor) -> TrainingRun:
-    """The API form of a run record (secrets removed from its error)."""
+def training_run_body(record: TrainingRunRow, redactor: Redactor) -> TrainingRun:
+    """The API form of a run's row (secrets removed from its error)."""
     return TrainingRun(
         id=record.id,
         state=record.state,
+        requested_at=record.requested_at,
+        runner=record.runner,
         started_at=record.started_at,
         finished_at=record.finished_at,
         progress={
@@ -280,16 +282,22 @@ def operations_router(prefix: str) -> APIRouter:
         tags=["training"],
         responses={
             **_WRITE_ERRORS,
-            409: {"model": ErrorBody, "description": "A run is already in progress."},
+            409: {"model": ErrorBody, "description": "A run is already queued or running."},
         },
         dependencies=[WriteAccess],
     )
     def start_training(context: Context, request: TrainingRunRequest | None = None) -> TrainingRun:
-        """Start a training run in the background; follow it with GET /v1/training-runs/{id}."""
+        """Start a training run in the background, or queue it for the worker.
+
+        Follow it with GET /v1/training-runs/{id}. ROADTEST_TRAINING_RUNNER says who
+        runs it: `api`, this API in a background thread (the answer says `running`);
+        `worker`, the orchestrator, which takes it from the queue (`queued` until then).
+        """
         wanted = request or TrainingRunRequest()
-        services = context.services
+        stores = context.services
         record = context.training.start(
-            lambda progress: services.train(services.warehouse, services.registry, wanted, progress)
+            wanted,
+            lambda progress: stores.train(stores.warehouse, stores.registry, wanted, progress),
         )
         return training_run_body(record, context.redactor)
 

@@ -47,7 +47,8 @@ failure groups to check, from the data the assembly line already records.
 * Score a vehicle by its KNR (features from the warehouse) or by its own rows
   in the partner's export format; every prediction is stored in the warehouse.
 * Browse registered model versions and promote one; ingest new exports; start
-  a training run.
+  a training run (run by the API or queued for the worker, per
+  `ROADTEST_TRAINING_RUNNER`).
 * Reads are open unless `ROADTEST_API_READ_AUTH` is set; ingest, promotion and
   training need a write key in the `X-API-Key` header.
 """
@@ -95,7 +96,12 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         ),
         holder=holder,
         predictor=Predictor(stores.warehouse, holder, metrics),
-        training=TrainingRuns(on_success=lambda: holder.refresh(force=True)),
+        training=TrainingRuns(
+            stores.warehouse,
+            settings.training_runner,
+            settings.training_run_stale_s,
+            on_success=lambda: holder.refresh(force=True),
+        ),
         redactor=Redactor(settings),
     )
 

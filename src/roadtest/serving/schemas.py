@@ -538,7 +538,8 @@ class TrainingRunRequest(BaseModel):
         min_length=1,
         max_length=5,
         description="Models to fit; the one with the best validation PR-AUC is registered. "
-        "Default: gru, lstm, gbm, logreg.",
+        "Default: gru, lstm, gbm, logreg when the API trains; the worker's "
+        "ROADTEST_RETRAIN_MODELS when the worker does (ROADTEST_TRAINING_RUNNER).",
     )
     max_epochs: int | None = Field(
         default=None, ge=1, le=200, description="Epoch limit of the recurrent models."
@@ -550,8 +551,16 @@ class TrainingRun(BaseModel):
     """A training run started through the API."""
 
     id: str
-    state: Literal["running", "succeeded", "failed"]
-    started_at: datetime
+    state: Literal["queued", "running", "succeeded", "failed"] = Field(
+        description="queued: waiting for the worker to take it (ROADTEST_TRAINING_RUNNER=worker); "
+        "running; succeeded; failed (see error)."
+    )
+    requested_at: datetime = Field(description="When the run was asked for.")
+    runner: str | None = Field(
+        description="Who runs it: api (a thread of an API process) or dagster (the worker's "
+        "orchestrator); null while queued."
+    )
+    started_at: datetime | None = Field(description="When a runner took it; null while queued.")
     finished_at: datetime | None
     progress: dict[str, StepProgress]
     mlflow_run_id: str | None

@@ -16,10 +16,11 @@ from roadtest.config import Settings
 from roadtest.lake import Lake
 from roadtest.progress import Progress
 from roadtest.serving.schemas import TrainingRunRequest
-from roadtest.serving.training_runs import Outcome, run_pipeline
+from roadtest.serving.training_runs import run_pipeline
 from roadtest.training.registry import Registry
 from roadtest.training.scoring import LoadedModel, load_version
 from roadtest.warehouse import Warehouse
+from roadtest.warehouse.training_runs import Outcome
 
 LoadModel = Callable[[Registry, str], LoadedModel]
 Train = Callable[[Warehouse, Registry, TrainingRunRequest, Progress], Outcome]

@@ -1,168 +1,104 @@
-"""Training runs started through the API: one at a time, in a background thread.
+"""Training runs started through the API: kept in the warehouse, run by the API or the worker.
 
-The run itself is ``training.pipeline.train``; this module only starts it,
-follows its progress steps and keeps its outcome in memory (the MLflow run
-keeps everything else for good). A second start while a run is going answers
-409, because two runs would compete for the same two cores and could both try
-to promote.
+``POST /v1/training-runs`` adds a row to the warehouse's ``training_runs``
+table (``warehouse.training_runs``); ``ROADTEST_TRAINING_RUNNER`` says who runs it:
+
+* ``api``: the API process that took the request claims the row at once and
+  trains in a background thread, recording progress and outcome in the row
+  (what ``roadtest demo`` uses: no orchestrator needed);
+* ``worker``: the row stays queued until the orchestrator's training-queue
+  sensor claims it and starts ``retrain_job`` (the API image has no torch).
+
+GET reads the row, so every API process answers for every run, also after a
+restart. A second start while a run is active answers 409: two runs would
+compete for the same cores and could both try to promote.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from dataclasses import replace
+from typing import TYPE_CHECKING, Final, Literal
 
 from roadtest.progress import Progress
 from roadtest.serving.errors import ApiError
 from roadtest.serving.schemas import TrainingRunRequest
 from roadtest.training.registry import Registry
 from roadtest.warehouse import Warehouse
+from roadtest.warehouse.training_runs import (
+    ActiveRunError,
+    Outcome,
+    TrainingRunRow,
+    enqueue_run,
+    heartbeat_interval,
+    read_run,
+    run_recorded,
+)
 
 if TYPE_CHECKING:
     from roadtest.training.pipeline import TrainResult
 
 logger = logging.getLogger("roadtest.api")
 
-State = Literal["running", "succeeded", "failed"]
-
-
-class Outcome(Protocol):
-    """What the API keeps of a finished run (``training.pipeline.TrainResult``)."""
-
-    @property
-    def run_id(self) -> str:
-        """MLflow run id."""
-
-    @property
-    def registered_version(self) -> str:
-        """Version registered by the run."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary."""
-
+API_RUNNER: Final = "api"
+"""The ``runner`` of a run an API process trains itself."""
 
 TrainFunction = Callable[[Progress], Outcome]
 """Runs one training with the given progress sink (the app binds the rest of the arguments)."""
 
 
-@dataclass
-class StepState:
-    """Progress of one named step."""
-
-    done: int = 0
-    total: int | None = None
-    finished: bool = False
-
-
-@dataclass
-class RunRecord:
-    """Everything known about one run."""
-
-    id: str
-    started_at: datetime
-    state: State = "running"
-    finished_at: datetime | None = None
-    steps: dict[str, StepState] = field(default_factory=dict)
-    result: dict[str, Any] | None = None
-    mlflow_run_id: str | None = None
-    model_version: str | None = None
-    error: str | None = None
-
-
-class RunProgress:
-    """The ``Progress`` sink of one run: records each step's count (thread-safe)."""
-
-    def __init__(self, record: RunRecord, lock: threading.Lock) -> None:
-        self._record = record
-        self._lock = lock
-
-    def start(self, step: str, total: int | None = None) -> None:
-        """A step begins."""
-        with self._lock:
-            self._record.steps[step] = StepState(total=total)
-
-    def advance(self, step: str, amount: int = 1) -> None:
-        """A step moved on."""
-        with self._lock:
-            self._record.steps.setdefault(step, StepState()).done += amount
-
-    def finish(self, step: str) -> None:
-        """A step is complete."""
-        with self._lock:
-            state = self._record.steps.setdefault(step, StepState())
-            state.finished = True
-            if state.total is not None:
-                state.done = state.total
-
-
 class TrainingRuns:
-    """Starts runs in a background thread and answers their status."""
+    """Starts runs (queues them, or trains them in a thread) and answers their status."""
 
-    def __init__(self, on_success: Callable[[], object]) -> None:
-        self._runs: dict[str, RunRecord] = {}
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        runner: Literal["api", "worker"],
+        stale_after_s: float,
+        on_success: Callable[[], object],
+    ) -> None:
+        self._warehouse = warehouse
+        self._runner = runner
+        self._stale_after_s = stale_after_s
         self._on_success = on_success
 
-    def start(self, train: TrainFunction) -> RunRecord:
-        """Start a run; 409 while another one is running."""
-        with self._lock:
-            if any(run.state == "running" for run in self._runs.values()):
-                raise ApiError(
-                    409,
-                    "A training run is already in progress; wait for it to finish "
-                    "(GET /v1/training-runs/{id}) before starting another.",
-                )
-            record = RunRecord(id=uuid.uuid4().hex, started_at=datetime.now(UTC))
-            self._runs[record.id] = record
-            progress = RunProgress(record, self._lock)
-            threading.Thread(
-                target=self._run, args=(record, train, progress), name="training-run", daemon=True
-            ).start()
-        return self.get(record.id)
-
-    def get(self, run_id: str) -> RunRecord:
-        """A snapshot of the run, or 404."""
-        with self._lock:
-            record = self._runs.get(run_id)
-            if record is None:
-                raise ApiError(
-                    404,
-                    f"No training run {run_id} is known to this API process; runs are kept "
-                    "in memory until it restarts (MLflow keeps every finished run).",
-                )
-            return RunRecord(
-                id=record.id,
-                started_at=record.started_at,
-                state=record.state,
-                finished_at=record.finished_at,
-                steps={k: StepState(v.done, v.total, v.finished) for k, v in record.steps.items()},
-                result=record.result,
-                mlflow_run_id=record.mlflow_run_id,
-                model_version=record.model_version,
-                error=record.error,
-            )
-
-    def _run(self, record: RunRecord, train: TrainFunction, progress: RunProgress) -> None:
+    def start(self, request: TrainingRunRequest, train: TrainFunction) -> TrainingRunRow:
+        """Record the run (queued for the worker, or running here); 409 while another is active."""
+        trains_here = self._runner == "api"
         try:
-            result = train(progress)
-        except Exception as error:
-            logger.exception("training run failed", extra={"training_run": record.id})
-            with self._lock:
-                record.state = "failed"
-                record.error = str(error)
-                record.finished_at = datetime.now(UTC)
+            row = enqueue_run(
+                self._warehouse,
+                request.model_dump(mode="json"),
+                stale_after_s=self._stale_after_s,
+                runner=API_RUNNER if trains_here else None,
+            )
+        except ActiveRunError as error:
+            raise ApiError(409, str(error)) from error
+        if trains_here:
+            threading.Thread(
+                target=self._run, args=(row.id, train), name="training-run", daemon=True
+            ).start()
+        return row
+
+    def get(self, run_id: str) -> TrainingRunRow:
+        """The run as the warehouse holds it (marked failed first if it is lost), or 404."""
+        row = read_run(self._warehouse, run_id, stale_after_s=self._stale_after_s)
+        if row is None:
+            raise ApiError(
+                404,
+                f"No training run {run_id} is recorded in the warehouse; start one with "
+                "POST /v1/training-runs.",
+            )
+        return row
+
+    def _run(self, run_id: str, train: TrainFunction) -> None:
+        try:
+            run_recorded(self._warehouse, run_id, train, heartbeat_interval(self._stale_after_s))
+        except Exception:
+            logger.exception("training run failed", extra={"training_run": run_id})
             return
-        with self._lock:
-            record.state = "succeeded"
-            record.result = result.to_dict()
-            record.mlflow_run_id = result.run_id
-            record.model_version = result.registered_version
-            record.finished_at = datetime.now(UTC)
         self._on_success()
 
 
@@ -182,9 +118,9 @@ def run_pipeline(
     except ImportError as error:
         raise RuntimeError(
             f"this API's installation cannot train ({error}): it lacks roadtest's train extra "
-            "(torch), which the API image leaves out; train in the worker instead "
-            "(`roadtest train` there, or the orchestrator's retraining job), or install "
-            "roadtest[train] where this API runs"
+            "(torch), which the API image leaves out; train in the worker instead: set "
+            "ROADTEST_TRAINING_RUNNER=worker for the API and the orchestrator, or run "
+            "`roadtest train` there; or install roadtest[train] where this API runs"
         ) from error
     recurrent = RecurrentConfig(seed=request.seed)
     if request.max_epochs is not None:

@@ -98,6 +98,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "Health-check history of the monitor (health_check), indexed by service and time.",
         add_health_check,
     ),
+    Migration(
+        3,
+        "Training runs asked for through the API (training_runs): queue, progress and outcome.",
+        create_tables("training_runs"),
+    ),
 )
 """Every migration, in version order. Append; never edit one that has shipped."""
 

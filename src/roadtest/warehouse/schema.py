@@ -310,6 +310,93 @@ HEALTH_CHECK = TableSpec(
     vehicle_scoped=False,
 )
 
+TRAINING_RUNS = TableSpec(
+    name="training_runs",
+    description=(
+        "Training runs asked for through the API: the queue a worker takes them from, their "
+        "progress while they run and their outcome, readable by every API process."
+    ),
+    columns=(
+        Column(name="id", dtype=pl.String(), description="Run id (32 hex digits).", nullable=False),
+        Column(
+            name="requested_at",
+            dtype=UTC_INSTANT,
+            description="When the run was asked for (UTC).",
+            nullable=False,
+        ),
+        Column(
+            name="request",
+            dtype=pl.String(),
+            description="JSON object: what to train (models, max_epochs, seed).",
+            nullable=False,
+        ),
+        Column(
+            name="state",
+            dtype=pl.String(),
+            description="queued, running, succeeded or failed.",
+            nullable=False,
+        ),
+        Column(
+            name="runner",
+            dtype=pl.String(),
+            description="Who runs it: api (a thread of an API process) or dagster (the worker); "
+            "empty while queued.",
+            nullable=True,
+        ),
+        Column(
+            name="started_at",
+            dtype=UTC_INSTANT,
+            description="When a runner took it (UTC).",
+            nullable=True,
+        ),
+        Column(
+            name="finished_at",
+            dtype=UTC_INSTANT,
+            description="When it succeeded or failed (UTC).",
+            nullable=True,
+        ),
+        Column(
+            name="heartbeat_at",
+            dtype=UTC_INSTANT,
+            description="Last sign of life of its runner (UTC); a run silent for longer than "
+            "ROADTEST_TRAINING_RUN_STALE_S is marked failed.",
+            nullable=True,
+        ),
+        Column(
+            name="steps",
+            dtype=pl.String(),
+            description="JSON object: step name → units done, total units, finished.",
+            nullable=False,
+        ),
+        Column(
+            name="result",
+            dtype=pl.String(),
+            description="JSON object: the run's metrics and promotion outcome, once it succeeded.",
+            nullable=True,
+        ),
+        Column(
+            name="mlflow_run_id",
+            dtype=pl.String(),
+            description="MLflow run of the training, once it succeeded.",
+            nullable=True,
+        ),
+        Column(
+            name="model_version",
+            dtype=pl.String(),
+            description="Registered model version, once it succeeded.",
+            nullable=True,
+        ),
+        Column(
+            name="error",
+            dtype=pl.String(),
+            description="Why it failed, for people.",
+            nullable=True,
+        ),
+    ),
+    primary_key=("id",),
+    vehicle_scoped=False,
+)
+
 PLATFORM_TABLES: Final[tuple[TableSpec, ...]] = (
     PREDICTIONS,
     MODEL_ACTIVATION,
@@ -317,6 +404,7 @@ PLATFORM_TABLES: Final[tuple[TableSpec, ...]] = (
     ETL_STATE,
     DQ_CHECK,
     HEALTH_CHECK,
+    TRAINING_RUNS,
 )
 """Tables the platform writes itself (not built by the transforms)."""
 
