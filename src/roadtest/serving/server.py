@@ -5,7 +5,8 @@ through the factory ``app_from_env``. Several workers need a warehouse that
 several processes can write (PostgreSQL): a DuckDB file admits one writing
 process, so the command refuses rather than letting the second worker fail.
 With several workers the Prometheus values are shared through files in a
-temporary folder, so ``/v1/metrics`` reports all workers whichever answers,
+temporary folder (removed when the server stops), so ``/v1/metrics`` reports all
+workers whichever answers,
 and each worker's Polars runs one thread (``POLARS_THREADS_VARIABLE``).
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
 import sqlalchemy as sa
@@ -28,6 +31,7 @@ cores, and a one-vehicle query gains nothing from a pool but waits on its hand-o
 process, one vehicle's inputs were built faster with one thread than with two; the HTTP
 bench on the shared build machine was too noisy to separate the two). A single worker
 keeps Polars' default pool."""
+MULTIPROCESS_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 
 
@@ -53,17 +57,33 @@ def serve_api(
         raise ServeError(f"unknown log level {log_level!r}: choose one of {', '.join(LOG_LEVELS)}")
     check_workers(settings, workers)
     os.environ["ROADTEST_API_LOG_LEVEL"] = log_level  # the workers read it into their Settings
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="roadtest-metrics-")
     if workers > 1:
         os.environ.setdefault(POLARS_THREADS_VARIABLE, "1")
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        log_level=log_level,
-        access_log=False,
-    )
+    with shared_metrics_folder(workers):
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            log_level=log_level,
+            access_log=False,
+        )
+
+
+@contextmanager
+def shared_metrics_folder(workers: int) -> Iterator[None]:
+    """A fresh folder for several workers' metric files, removed when the server stops.
+
+    A folder given in ``PROMETHEUS_MULTIPROC_DIR`` is the caller's and left alone.
+    """
+    if workers == 1 or MULTIPROCESS_VARIABLE in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="roadtest-metrics-") as folder:
+        os.environ[MULTIPROCESS_VARIABLE] = folder
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_VARIABLE]
