@@ -11,7 +11,7 @@ ETL into a temporary PostgreSQL warehouse, so several API workers can share it
   request (reads its marts, scores, stores the prediction), driven by wrk at
   low concurrency (latency) and higher concurrency (throughput); and POST
   /v1/predictions/batch for vehicles/s;
-- peer: the same model wrapped as an MLflow pyfunc that reads the same marts
+- peer: the same model wrapped as an MLflow pyfunc that reads the marts as ours does
   and scores them the same way, served by ``mlflow models serve --workers 2``,
   driven by the same wrk runs; our numbers are given as ratios to it;
 - load: a few minutes of ours under wrk, with the error count and the
@@ -55,6 +55,7 @@ from roadtest.features import build_sequences
 from roadtest.lake import Lake, ingest_paths
 from roadtest.models.onnx_scorer import OnnxScorer
 from roadtest.models.recurrent import RecurrentConfig
+from roadtest.serving.marts import read_marts
 from roadtest.simulate import PlantConfig, simulate_plant, write_exports
 from roadtest.training.pipeline import TrainConfig, train
 from roadtest.training.registry import Registry, read_model_folder
@@ -320,8 +321,8 @@ class KnrModel(PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
         knrs = [str(k) for k in model_input["knr"]]
-        features = self.warehouse.read_features(knrs)
-        events = self.warehouse.read_events(knrs)
+        with self.warehouse.transaction() as tx:
+            features, events = read_marts(tx, knrs)
         p_fail, _ = self.model.score(features, events)
         return pd.DataFrame({"knr": features["knr"].to_list(), "probability": p_fail})
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
 from roadtest.config import Settings
-from roadtest.contracts.warehouse import TRANSFORM_TABLES, Column, TableSpec
+from roadtest.contracts.warehouse import MART_VEHICLE_EVENTS, TRANSFORM_TABLES, Column, TableSpec
 from roadtest.warehouse import (
     PLATFORM_TABLES,
     WAREHOUSE_TABLES,
@@ -27,7 +27,8 @@ from roadtest.warehouse import (
     connect,
 )
 from roadtest.warehouse.backends import FEW_ROWS, frame_io
-from roadtest.warehouse.schema import PREDICTIONS, sql_table
+from roadtest.warehouse.packed_events import pack_events
+from roadtest.warehouse.schema import PREDICTIONS, VEHICLE_EVENT_BATCHES, sql_table
 
 KNRS = ["2023-0000001", "2023-0000002", "2023-0000003"]
 TRICKY_TEXT = ["plain", "", 'with "quotes", commas;\nand a newline', "  spaced  ", "ÇÃO ß 日本"]
@@ -50,6 +51,8 @@ def sample_value(column: Column, row: int, knr: str) -> object:
         return (row - 1.5) / 3.0
     if dtype == pl.Date:
         return dt.date(2023, 12, 30) + dt.timedelta(days=row)
+    if dtype == pl.Binary:
+        return f"{TRICKY_TEXT[row % len(TRICKY_TEXT)]}#{row}".encode() + bytes([0, 92, 120, 255])
     assert isinstance(dtype, pl.Datetime)
     moment = dt.datetime(2024, 2, 28, 23, 59, 59, 999_999) + dt.timedelta(
         hours=row, microseconds=row
@@ -68,12 +71,17 @@ def sample_frame(spec: TableSpec, rows: int = 6, knrs: list[str] = KNRS) -> pl.D
 
 
 def load_everything(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
-    """Fill every table with sample rows; returns what was written, by table."""
-    written = {spec.name: sample_frame(spec) for spec in (*TRANSFORM_TABLES, *PLATFORM_TABLES)}
+    """Fill every table with sample rows; returns what was written, by table.
+
+    The packed event copies are written by ``replace_vehicles`` with the events.
+    """
+    appended = [spec for spec in PLATFORM_TABLES if spec is not VEHICLE_EVENT_BATCHES]
+    written = {spec.name: sample_frame(spec) for spec in (*TRANSFORM_TABLES, *appended)}
     warehouse.replace_vehicles({s.name: written[s.name] for s in TRANSFORM_TABLES}, KNRS)
     with warehouse.transaction() as tx:
-        for spec in PLATFORM_TABLES:
+        for spec in appended:
             tx.append_rows(spec.name, written[spec.name])
+    written[VEHICLE_EVENT_BATCHES.name] = pack_events(written[MART_VEHICLE_EVENTS.name])
     return written
 
 
@@ -92,24 +100,26 @@ def test_migrate_creates_every_table_once_and_then_does_nothing(warehouse_url: s
     warehouse = connect(warehouse_url)
     try:
         assert warehouse.schema_version() == 0
-        assert warehouse.migrate() == [1, 2, 3]
-        assert warehouse.schema_version() == 3
+        assert warehouse.migrate() == [1, 2, 3, 4]
+        assert warehouse.schema_version() == 4
         assert warehouse.migrate() == []
         ledger = warehouse.read_table("schema_migrations")
-        assert ledger["version"].to_list() == [1, 2, 3]
+        assert ledger["version"].to_list() == [1, 2, 3, 4]
         for name, spec in WAREHOUSE_TABLES.items():
             assert warehouse.read_table(name).schema == spec.schema()
     finally:
         warehouse.dispose()
 
 
-def test_a_warehouse_at_version_2_gains_the_training_runs_table(warehouse: Warehouse) -> None:
+def test_a_warehouse_at_version_2_gains_the_later_tables(warehouse: Warehouse) -> None:
     with warehouse.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE training_runs")
-        conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version = 3")
+        conn.exec_driver_sql("DROP TABLE vehicle_event_batches")
+        conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version >= 3")
     assert warehouse.schema_version() == 2
-    assert warehouse.migrate() == [3]
+    assert warehouse.migrate() == [3, 4]
     assert warehouse.read_table("training_runs").is_empty()
+    assert warehouse.read_table("vehicle_event_batches").is_empty()
 
 
 def test_migrate_reports_a_table_the_database_lacks_columns_of(warehouse: Warehouse) -> None:
@@ -142,6 +152,7 @@ def test_awkward_values_survive_the_bulk_paths(warehouse: Warehouse) -> None:
             Column("d", pl.Date(), "day"),
             Column("ts", pl.Datetime("us"), "plant time"),
             Column("utc", pl.Datetime("us", "UTC"), "instant"),
+            Column("raw", pl.Binary(), "bytes"),
         ),
         primary_key=("k",),
         vehicle_scoped=False,
@@ -166,6 +177,7 @@ def test_awkward_values_survive_the_bulk_paths(warehouse: Warehouse) -> None:
                 None,
             ],
             "utc": [dt.datetime(2024, 10, 27, 1, 30, tzinfo=dt.UTC), None, None, None, None],
+            "raw": [b"", None, b'\x00\\x,"\n', bytes(range(256)), b"\\N"],
         },
         schema=spec.schema(),
     )
@@ -325,7 +337,7 @@ def test_settings_default_to_a_duckdb_file_under_home(tmp_path: Path) -> None:
     warehouse = Warehouse.from_settings(Settings(home=home, warehouse_url=None))
     try:
         assert warehouse.backend == "duckdb"
-        assert warehouse.migrate() == [1, 2, 3]
+        assert warehouse.migrate() == [1, 2, 3, 4]
         assert (home / "warehouse.duckdb").is_file()
     finally:
         warehouse.dispose()

@@ -168,7 +168,8 @@ class PostgresFrameIO:
         with _raw(conn).cursor() as cursor, cursor.copy(statement.encode()) as copy:
             for offset in range(0, df.height, _COPY_CHUNK_ROWS):
                 buffer = io.BytesIO()
-                df.slice(offset, _COPY_CHUNK_ROWS).write_csv(buffer, include_header=False)
+                chunk = df.slice(offset, _COPY_CHUNK_ROWS).with_columns(_bytea_text(df.schema))
+                chunk.write_csv(buffer, include_header=False)
                 copy.write(buffer.getvalue())
 
     parameter = "%s"
@@ -181,8 +182,12 @@ class PostgresFrameIO:
 
         A query whose parameters hold a few values selects a few keys' rows
         (``Transaction.read_table``): those are fetched as rows, which for a few
-        hundred rows costs less than writing and parsing CSV.
+        hundred rows costs less than writing and parsing CSV. So are results with
+        binary columns, in the binary protocol: as CSV, ``bytea`` travels as hex
+        text, twice its size, written and parsed on both sides.
         """
+        if any(dtype == pl.Binary for dtype in schema.values()):
+            return _fetch_rows(conn, sql, params, schema, binary=True)
         if params and _value_count(params) <= FEW_ROWS:
             return _fetch_rows(conn, sql, params, schema)
         buffer = io.BytesIO()
@@ -219,14 +224,31 @@ def _value_count(params: tuple[Any, ...]) -> int:
 
 
 def _fetch_rows(
-    conn: sa.Connection, sql: str, params: tuple[Any, ...], schema: pl.Schema
+    conn: sa.Connection,
+    sql: str,
+    params: tuple[Any, ...],
+    schema: pl.Schema,
+    binary: bool = False,
 ) -> pl.DataFrame:
-    """The rows of a parameterised SELECT, fetched through the driver, with ``schema``'s types."""
-    with _raw(conn).cursor() as cursor:
-        cursor.execute(sql.encode(), params)
+    """The rows of a parameterised SELECT, fetched through the driver, with ``schema``'s types.
+
+    ``binary`` asks for the binary protocol, in which the driver takes ``bytea`` as it is.
+    """
+    with _raw(conn).cursor(binary=binary) as cursor:
+        cursor.execute(sql.encode(), params or None)
         rows = cursor.fetchall()
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     return frame if frame.schema == schema else conform_result(frame, schema)
+
+
+def _bytea_text(schema: pl.Schema) -> list[pl.Expr]:
+    """Binary columns as the hex text PostgreSQL's CSV input reads as ``bytea`` (polars
+    writes no binary column as CSV)."""
+    return [
+        pl.concat_str(pl.lit("\\x"), pl.col(name).bin.encode("hex")).alias(name)
+        for name, dtype in schema.items()
+        if dtype == pl.Binary
+    ]
 
 
 def _csv_read_type(dtype: pl.DataType) -> pl.DataType:

@@ -103,6 +103,13 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "Training runs asked for through the API (training_runs): queue, progress and outcome.",
         create_tables("training_runs"),
     ),
+    Migration(
+        4,
+        "Each vehicle's events packed into one value (vehicle_event_batches), for the API's "
+        "batch reads; vehicles loaded before it are read from mart_vehicle_events until their "
+        "next load.",
+        create_tables("vehicle_event_batches"),
+    ),
 )
 """Every migration, in version order. Append; never edit one that has shipped."""
 

@@ -397,6 +397,40 @@ TRAINING_RUNS = TableSpec(
     vehicle_scoped=False,
 )
 
+VEHICLE_EVENT_BATCHES = TableSpec(
+    name="vehicle_event_batches",
+    description=(
+        "Each vehicle's mart_vehicle_events rows packed into one value, written with them: "
+        "the API reads a batch of vehicles as that many values instead of hundreds of rows "
+        "each (warehouse/packed_events.py)."
+    ),
+    columns=(
+        Column(name="knr", dtype=pl.String(), description="Vehicle id (KNR).", nullable=False),
+        Column(
+            name="format",
+            dtype=pl.Int32(),
+            description="Version of the packing; rows of another version are read from "
+            "mart_vehicle_events instead.",
+            nullable=False,
+        ),
+        Column(
+            name="events",
+            dtype=pl.Binary(),
+            description="The vehicle's event rows, in seq order, as one Arrow IPC record batch "
+            "compressed with LZ4.",
+            nullable=False,
+        ),
+        Column(
+            name="unpacked_bytes",
+            dtype=pl.Int64(),
+            description="Size of the record batch before compression (LZ4 needs it to unpack).",
+            nullable=False,
+        ),
+    ),
+    primary_key=("knr",),
+    vehicle_scoped=True,
+)
+
 PLATFORM_TABLES: Final[tuple[TableSpec, ...]] = (
     PREDICTIONS,
     MODEL_ACTIVATION,
@@ -405,6 +439,7 @@ PLATFORM_TABLES: Final[tuple[TableSpec, ...]] = (
     DQ_CHECK,
     HEALTH_CHECK,
     TRAINING_RUNS,
+    VEHICLE_EVENT_BATCHES,
 )
 """Tables the platform writes itself (not built by the transforms)."""
 
@@ -454,12 +489,13 @@ def sql_type(dtype: pl.DataType, where: str) -> sa.types.TypeEngine[Any]:
         pl.Float32: sa.REAL(),
         pl.Float64: sa.Double(),
         pl.Date: sa.Date(),
+        pl.Binary: sa.LargeBinary(),
     }
     found = simple.get(type(dtype))
     if found is None:
         raise WarehouseSchemaError(
             f"{where} has type {dtype}, which the warehouse cannot store; use text, "
-            "integers, floats, booleans, dates or datetimes."
+            "integers, floats, booleans, dates, datetimes or binary."
         )
     return found
 

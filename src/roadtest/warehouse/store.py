@@ -9,7 +9,7 @@ the same names are one-transaction shortcuts for callers that need no more.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,15 +19,17 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from roadtest.config import Settings
-from roadtest.contracts.warehouse import TRANSFORM_TABLES, TableSpec
+from roadtest.contracts.warehouse import MART_VEHICLE_EVENTS, TRANSFORM_TABLES, TableSpec
 from roadtest.warehouse.backends import FrameIO, column_list, frame_io, quote
 from roadtest.warehouse.errors import FrameContractError, WarehouseError
 from roadtest.warehouse.migrations import current_version, migrate
+from roadtest.warehouse.packed_events import PACKED_FORMAT, pack_events, unpack_events
 from roadtest.warehouse.schema import (
     ETL_STATE,
     MODEL_ACTIVATION,
     PREDICTIONS,
     TRANSFORM_TABLE_NAMES,
+    VEHICLE_EVENT_BATCHES,
     conform_frame,
     sql_table,
     warehouse_table,
@@ -163,7 +165,42 @@ class Transaction:
                     written[spec.name] = rows.height
                 else:
                     written[spec.name] = self._upsert(spec, rows)
+            if MART_VEHICLE_EVENTS.name in tables:
+                self._replace_packed_events(tables[MART_VEHICLE_EVENTS.name], stage)
         return written
+
+    def _replace_packed_events(self, events: pl.DataFrame, stage: str) -> None:
+        """Keep ``vehicle_event_batches`` equal to the event rows just written."""
+        self._conn.exec_driver_sql(
+            f"DELETE FROM {quote(VEHICLE_EVENT_BATCHES.name)} "
+            f"WHERE knr IN (SELECT knr FROM {stage})"
+        )
+        packed = pack_events(events)
+        if packed.height:
+            self._write(VEHICLE_EVENT_BATCHES, packed)
+
+    def read_vehicle_events(
+        self, knrs: Sequence[str], columns: Collection[str] | None = None
+    ) -> pl.DataFrame:
+        """The mart_vehicle_events rows of ``knrs`` (ordered by KNR and seq), like ``read_table``.
+
+        They come from the packed copies (``packed_events``); vehicles without a
+        current copy (loaded before it existed, or packed in another format) are
+        read from the table itself.
+        """
+        wanted = list(dict.fromkeys(knrs))
+        packed = self.read_table(VEHICLE_EVENT_BATCHES.name, {"knr": wanted}).filter(
+            pl.col("format") == PACKED_FORMAT
+        )
+        events = unpack_events(packed)
+        present = set(packed.get_column("knr").to_list())
+        missing = [knr for knr in wanted if knr not in present]
+        if missing:
+            rest = self.read_table(MART_VEHICLE_EVENTS.name, {"knr": missing})
+            events = pl.concat([events, rest]).sort("knr", "seq")
+        return (
+            events if columns is None else events.select(c for c in events.columns if c in columns)
+        )
 
     def update_activation(self, model_name: str, model_version: str, at: dt.datetime) -> None:
         """Close the open activation of ``model_name`` at ``at`` and open ``model_version``."""
