@@ -16,12 +16,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from roadtest.contracts.partner import SourceTable
-from roadtest.contracts.warehouse import TRANSFORM_TABLES
+from roadtest.contracts.warehouse import MART_VEHICLE_EVENTS, TRANSFORM_TABLES
 from roadtest.etl import jobs
 from roadtest.etl.jobs import run_etl
 from roadtest.lake import Lake
 from roadtest.warehouse import WAREHOUSE_TABLES, Warehouse, connect
-from roadtest.warehouse.packed_events import unpack_events
 from roadtest.warehouse.schema import VEHICLE_EVENT_BATCHES
 from tests.integration.test_etl_job_support import (
     Car,
@@ -52,11 +51,14 @@ def snapshot(
 ) -> dict[str, pl.DataFrame]:
     """Every table's content except the run log, which grows with every run by design.
 
-    The packed event copies are compared by what they hold: their bytes depend on
-    the batch a vehicle was packed in (see ``packed_events``).
+    The packed event copies (PostgreSQL) are compared by the events the API reads
+    through them: their bytes depend on the batch a vehicle was packed in (see
+    ``packed_events``), and DuckDB keeps none.
     """
     tables = {name: warehouse.read_table(name) for name in WAREHOUSE_TABLES if name not in skip}
-    tables[VEHICLE_EVENT_BATCHES.name] = unpack_events(tables[VEHICLE_EVENT_BATCHES.name])
+    knrs = tables[MART_VEHICLE_EVENTS.name].get_column("knr").unique().to_list()
+    with warehouse.transaction() as tx:
+        tables[VEHICLE_EVENT_BATCHES.name] = tx.read_vehicle_events(knrs)
     return tables
 
 

@@ -1,7 +1,8 @@
 """The packed per-vehicle copy of the event mart, on DuckDB and PostgreSQL.
 
-Scoring reads a batch's events from ``vehicle_event_batches``; these tests hold
-it to giving exactly the rows ``mart_vehicle_events`` holds, whatever was loaded
+Scoring reads a batch's events from ``vehicle_event_batches`` on PostgreSQL
+(DuckDB keeps no copies and reads the table); these tests hold the read to
+giving exactly the rows ``mart_vehicle_events`` holds, whatever was loaded
 before, and to falling back to the table where a copy is missing or outdated.
 """
 
@@ -82,7 +83,8 @@ def test_each_load_keeps_the_packed_copy_equal_to_the_table(warehouse: Warehouse
     warehouse.replace_vehicles({MART_VEHICLE_EVENTS.name: fewer}, list(reloaded))
 
     packed = warehouse.read_table("vehicle_event_batches")
-    assert packed.get_column("knr").to_list() == [k for k in knrs if k != knrs[1]]
+    kept = [k for k in knrs if k != knrs[1]] if warehouse.backend == "postgresql" else []
+    assert packed.get_column("knr").to_list() == kept
     wanted = [*reversed(knrs), "2024-9999999", knrs[2]]
     with warehouse.transaction() as tx:
         read = tx.read_vehicle_events(wanted, EVENT_COLUMNS)

@@ -73,7 +73,8 @@ def sample_frame(spec: TableSpec, rows: int = 6, knrs: list[str] = KNRS) -> pl.D
 def load_everything(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     """Fill every table with sample rows; returns what was written, by table.
 
-    The packed event copies are written by ``replace_vehicles`` with the events.
+    The packed event copies are written by ``replace_vehicles`` with the events (on
+    PostgreSQL, the one backend that keeps them).
     """
     appended = [spec for spec in PLATFORM_TABLES if spec is not VEHICLE_EVENT_BATCHES]
     written = {spec.name: sample_frame(spec) for spec in (*TRANSFORM_TABLES, *appended)}
@@ -81,7 +82,10 @@ def load_everything(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     with warehouse.transaction() as tx:
         for spec in appended:
             tx.append_rows(spec.name, written[spec.name])
-    written[VEHICLE_EVENT_BATCHES.name] = pack_events(written[MART_VEHICLE_EVENTS.name])
+    packed = pack_events(written[MART_VEHICLE_EVENTS.name])
+    written[VEHICLE_EVENT_BATCHES.name] = (
+        packed if warehouse.backend == "postgresql" else packed.clear()
+    )
     return written
 
 

@@ -66,6 +66,10 @@ class FrameIO(Protocol):
     max_bound_values: int
     """The most values of a filter bound as one array parameter; longer filters are staged."""
 
+    packs_events: bool
+    """Whether the warehouse keeps packed per-vehicle copies of the event mart here
+    (``packed_events``): worth it where each row read costs its own transfer."""
+
     def query(
         self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()
     ) -> pl.DataFrame:
@@ -119,6 +123,10 @@ class DuckDBFrameIO:
 
     parameter = "?"
     max_bound_values = FEW_ROWS
+    packs_events = False
+    """DuckDB hands rows over as Arrow in place: a batch's 110,000 event rows read faster
+    than its 500 packed values (220 against 320 ms in a 20,000-vehicle warehouse), and
+    storing the values cost its checkpoint ~9 s per 20,000 vehicles."""
 
     def query(
         self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()
@@ -174,6 +182,9 @@ class PostgresFrameIO:
 
     parameter = "%s"
     max_bound_values = BOUND_VALUES_POSTGRES
+    packs_events = True
+    """Each row read is formatted, sent and taken one by one (~2 µs): a batch of 500
+    vehicles' events cost ~170 ms as rows and ~35 ms as packed values."""
 
     def query(
         self, conn: sa.Connection, sql: str, schema: pl.Schema, params: tuple[Any, ...] = ()

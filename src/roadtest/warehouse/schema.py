@@ -402,7 +402,8 @@ VEHICLE_EVENT_BATCHES = TableSpec(
     description=(
         "Each vehicle's mart_vehicle_events rows packed into one value, written with them: "
         "the API reads a batch of vehicles as that many values instead of hundreds of rows "
-        "each (warehouse/packed_events.py)."
+        "each (warehouse/packed_events.py). Kept on PostgreSQL only; empty on DuckDB, which "
+        "reads the rows faster than the packed values."
     ),
     columns=(
         Column(name="knr", dtype=pl.String(), description="Vehicle id (KNR).", nullable=False),

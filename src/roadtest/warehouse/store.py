@@ -165,7 +165,7 @@ class Transaction:
                     written[spec.name] = rows.height
                 else:
                     written[spec.name] = self._upsert(spec, rows)
-            if MART_VEHICLE_EVENTS.name in tables:
+            if self._io.packs_events and MART_VEHICLE_EVENTS.name in tables:
                 self._replace_packed_events(tables[MART_VEHICLE_EVENTS.name], stage)
         return written
 
@@ -184,11 +184,13 @@ class Transaction:
     ) -> pl.DataFrame:
         """The mart_vehicle_events rows of ``knrs`` (ordered by KNR and seq), like ``read_table``.
 
-        They come from the packed copies (``packed_events``); vehicles without a
-        current copy (loaded before it existed, or packed in another format) are
-        read from the table itself.
+        On PostgreSQL they come from the packed copies (``packed_events``); vehicles
+        without a current copy (loaded before it existed, or packed in another
+        format) are read from the table itself, as all are on DuckDB.
         """
         wanted = list(dict.fromkeys(knrs))
+        if not self._io.packs_events:
+            return self.read_table(MART_VEHICLE_EVENTS.name, {"knr": wanted}, columns)
         packed = self.read_table(VEHICLE_EVENT_BATCHES.name, {"knr": wanted}).filter(
             pl.col("format") == PACKED_FORMAT
         )
