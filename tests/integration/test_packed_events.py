@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
@@ -101,9 +102,24 @@ def test_vehicles_without_a_current_copy_are_read_from_the_table(warehouse: Ware
         conn.exec_driver_sql(f"UPDATE vehicle_event_batches SET format = 0 WHERE knr = '{knrs[9]}'")
     with warehouse.transaction() as tx:
         read = tx.read_vehicle_events(knrs)
-        one = tx.read_vehicle_events([knrs[9]])
+        two = tx.read_vehicle_events([knrs[9], knrs[10]])
     assert_frame_equal(read, warehouse.read_table(MART_VEHICLE_EVENTS.name), check_exact=True)
-    assert one.height == COUNTS[knrs[9]]
+    assert two.height == COUNTS[knrs[9]] + COUNTS[knrs[10]]
+
+
+def test_one_vehicle_is_read_from_the_table_and_many_from_the_copies(
+    warehouse: Warehouse,
+) -> None:
+    knrs = sorted(COUNTS)
+    warehouse.replace_vehicles({MART_VEHICLE_EVENTS.name: plant_events(COUNTS)}, knrs)
+    with warehouse.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE vehicle_event_batches SET events = ''")
+    with warehouse.transaction() as tx:
+        one = tx.read_vehicle_events([knrs[0]])
+        assert one.height == COUNTS[knrs[0]]
+        if warehouse.backend == "postgresql":
+            with pytest.raises(OSError, match="Lz4"):
+                tx.read_vehicle_events(knrs[:2])
 
 
 def test_many_binary_values_survive_the_bulk_paths(warehouse: Warehouse) -> None:
