@@ -5,11 +5,11 @@ a row costs about a microsecond to format into a COPY message and as much again
 for psycopg to take it, one by one: ~170 ms a batch, more than the model, and
 half of it on the database's share of the cores. So the warehouse keeps, next
 to the table, one row per vehicle whose value is that vehicle's event rows as
-one LZ4-compressed Arrow IPC record batch (``vehicle_event_batches``), written in the same
-transaction as the table's rows (``Transaction.replace_vehicles``). A batch
-request then reads 500 binary values, which cost little on either side. Only
-PostgreSQL keeps the copies (``FrameIO.packs_events``): DuckDB hands rows over
-as Arrow in place and reads them faster than the packed values.
+one LZ4-compressed Arrow IPC record batch (``vehicle_event_batches``), written
+in the same transaction as the table's rows (``Transaction.replace_vehicles``).
+A batch request then reads 500 binary values, which cost little on either
+side. Only PostgreSQL keeps the copies (``FrameIO.packs_events``): DuckDB hands
+rows over as Arrow in place and reads them faster than the packed values.
 
 The table stays the source of truth (training, the dashboard and SQL users read
 it); the packed copy holds exactly its rows, in Arrow types declared here, so
