@@ -34,6 +34,7 @@ from roadtest.orchestration.alerts import alert_payload, post_alert
 from roadtest.orchestration.assets import TRAINING_RUN_TAG, TRIGGER_RUN_TAG, landing_files
 from roadtest.orchestration.triggers import assess_retraining
 from roadtest.warehouse import Warehouse
+from roadtest.warehouse.migrations import MIGRATIONS
 from roadtest.warehouse.training_runs import TrainingRunRow, claim_next_run, record_failure
 
 LANDING_INTERVAL_S: Final = 60
@@ -164,7 +165,8 @@ def training_queue_sensor(
             )
         warehouse = Warehouse.from_settings(settings)
         try:
-            warehouse.migrate()
+            if warehouse.schema_version() < MIGRATIONS[-1].version:
+                warehouse.migrate()  # the API may not have created training_runs yet
             claimed = claim_next_run(
                 warehouse, DAGSTER_RUNNER, stale_after_s=settings.training_run_stale_s
             )
