@@ -475,11 +475,9 @@ def train_models(
 ) -> None:
     """Train and evaluate models, log the run to MLflow, register the best, maybe promote it."""
     require_extras("train", "train")
-    import dataclasses
-
     import polars as pl
 
-    from roadtest.models.recurrent import EpochLog, RecurrentConfig
+    from roadtest.models.recurrent import EpochLog
     from roadtest.training.pipeline import TrainConfig
     from roadtest.training.pipeline import train as run_training
     from roadtest.training.promotion import PromotionRule
@@ -494,11 +492,8 @@ def train_models(
         err_console.print(f"oracle: comparing with the simulator's truth in {truth_path}")
     if truth_path is not None and not truth_path.is_file():
         raise fail(f"truth file not found: {truth_path}", code=2)
-    recurrent = RecurrentConfig(seed=seed)
-    if epochs is not None:
-        recurrent = dataclasses.replace(recurrent, max_epochs=epochs)
     try:
-        config = TrainConfig(recurrent=recurrent, promotion=PromotionRule(margin=margin), seed=seed)
+        config = TrainConfig.seeded(seed, epochs, promotion=PromotionRule(margin=margin))
         truth_table = None if truth_path is None else pl.read_parquet(truth_path)
     except (ValueError, OSError) as error:
         raise fail(str(error), code=2) from error

@@ -7,7 +7,6 @@ pipeline logic lives here. Steps that talk to stores retry with backoff, since
 a database restart or an S3 hiccup should not need a person.
 """
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
@@ -174,11 +173,7 @@ def trained_model(
     from roadtest.training.registry import Registry
 
     models = (config.models or settings.retrain_models).split(",")
-    defaults = TrainConfig()
-    recurrent = dataclasses.replace(defaults.recurrent, seed=config.seed)
-    if config.epochs:
-        recurrent = dataclasses.replace(recurrent, max_epochs=config.epochs)
-    train_config = dataclasses.replace(defaults, recurrent=recurrent, seed=config.seed)
+    train_config = TrainConfig.seeded(config.seed, config.epochs or None)
     training_run = context.run.tags.get(TRAINING_RUN_TAG)
     registry = Registry.from_settings(settings)
     warehouse = Warehouse.from_settings(settings)

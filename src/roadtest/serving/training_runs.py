@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Final, Literal
 
 from roadtest.progress import Progress
@@ -113,7 +112,6 @@ def run_pipeline(
     failing to start.
     """
     try:
-        from roadtest.models.recurrent import RecurrentConfig
         from roadtest.training.pipeline import DEFAULT_MODELS, TrainConfig, train
     except ImportError as error:
         raise RuntimeError(
@@ -122,9 +120,6 @@ def run_pipeline(
             "ROADTEST_TRAINING_RUNNER=worker for the API and the orchestrator, or run "
             "`roadtest train` there; or install roadtest[train] where this API runs"
         ) from error
-    recurrent = RecurrentConfig(seed=request.seed)
-    if request.max_epochs is not None:
-        recurrent = replace(recurrent, max_epochs=request.max_epochs)
-    config = TrainConfig(recurrent=recurrent, seed=request.seed)
+    config = TrainConfig.seeded(request.seed, request.max_epochs)
     models = request.models or list(DEFAULT_MODELS)
     return train(warehouse, registry, models, config, progress=progress)

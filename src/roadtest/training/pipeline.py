@@ -128,6 +128,15 @@ class TrainConfig:
     """
     seed: int = 0
 
+    @classmethod
+    def seeded(cls, seed: int, max_epochs: int | None = None, **options: Any) -> TrainConfig:
+        """The config of one training run as its callers ask for it (CLI, API, orchestrator):
+        one seed for every model, the recurrent models' epoch limit when given."""
+        recurrent = RecurrentConfig(seed=seed)
+        if max_epochs is not None:
+            recurrent = replace(recurrent, max_epochs=max_epochs)
+        return cls(recurrent=recurrent, seed=seed, **options)
+
     def __post_init__(self) -> None:
         if not 0 < self.target_recall <= 1:
             raise ValueError(f"target_recall must lie in (0, 1], got {self.target_recall}")
